@@ -1,0 +1,44 @@
+# Mini-NAS web. `make run` starts everything; `make test` runs the whole suite. Both work on a
+# fresh machine with only Python 3.11: they create .venv and install what is missing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint install chromium demo-cli bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+# Debian's Chromium for the browser test (Playwright drives it; it never downloads a browser).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "installing Debian chromium for the browser test"; \
+		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# Sets up the database, starts Redis, the ASGI server and an RQ worker, seeds a demo user and a
+# small real dataset, and prints the URL and login. Ctrl-C stops all of it.
+run: install
+	$(PY) -m mininas_web.launcher
+
+test: install chromium
+	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check .
+
+# The engine alone on a real dataset that ships with scikit-learn (8x8 digits upscaled to 16 px).
+demo-cli: install
+	$(PY) -m searchapp.nas.demo_data var/digits.npz
+	$(PY) -m searchapp.nas search var/digits.npz --out var/demo-cli --max-depth 6 --epochs 8
+
+bench: install
+	$(PY) bench/train_speed.py

@@ -1,0 +1,239 @@
+"""Command line: ``python -m searchapp.nas search DATA --out DIR [options]``.
+
+Runs a whole Mini-NAS search without Django, Redis or a database. Bad input gives a
+one-line reason on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import __version__
+
+EXIT_BAD_INPUT = 2
+
+
+class _Progress:
+    """A one-line progress bar over the running candidate's epochs, then a line per candidate."""
+
+    def __init__(self, stream, image_size: int):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.image_size = image_size
+        self.current = None
+        self.last_len = 0
+
+    def __call__(self, e: dict) -> None:
+        t = e["type"]
+        if t == "search.phase":
+            self._line(f"== phase: {e['phase']}")
+        elif t == "candidate.started":
+            self.current = e
+            self._bar(0, 1, "")
+        elif t == "candidate.epoch":
+            self._bar(
+                e["epoch"],
+                e["epochs"],
+                f"loss {e['loss']} train {e['train_acc']:.1f}% test {e['test_acc']:.1f}%",
+            )
+        elif t == "candidate.finished":
+            c = e["candidate"]
+            from .space import Arch
+
+            mark = "*" if c["accepted"] else " "
+            tail = " (replayed)" if c.get("replayed") else ""
+            if c.get("status") == "diverged":
+                tail += " DIVERGED"
+            self._line(
+                f"{mark} #{c['index']:<3} {c['phase']:<6} {Arch.from_dict(c['arch']).short:<40} "
+                f"params {c['params']:>9,}  train {c['train_acc']:6.2f}%  test {c['test_acc']:6.2f}%  "
+                f"{c['seconds']:7.1f}s  {c['reason']}{tail}"
+            )
+
+    def _bar(self, done: int, total: int, text: str) -> None:
+        if not self.tty or self.current is None:
+            return
+        width = 24
+        fill = int(width * done / max(total, 1))
+        msg = f"  #{self.current['index']} [{'#' * fill}{'.' * (width - fill)}] epoch {done}/{total} {text}"
+        self.stream.write("\r" + msg.ljust(self.last_len))
+        self.stream.flush()
+        self.last_len = len(msg)
+
+    def _line(self, text: str) -> None:
+        if self.tty and self.last_len:
+            self.stream.write("\r" + " " * self.last_len + "\r")
+            self.last_len = 0
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m searchapp.nas", description="Mini-NAS search engine")
+    p.add_argument("--version", action="version", version=f"mininas {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    s = sub.add_parser("search", help="run a whole search on an image folder, zip or .npz")
+    s.add_argument(
+        "data", help="image folder (train/<class>/*, optional test/<class>/*), .zip or .npz"
+    )
+    s.add_argument(
+        "--out", required=True, help="output folder for result.json, model.pt, model.onnx"
+    )
+    s.add_argument("--recipe", choices=["fast", "paper"], default="fast")
+    s.add_argument(
+        "--epochs", type=int, default=None, help="epochs per candidate (default: recipe's)"
+    )
+    s.add_argument("--batch-size", type=int, default=None)
+    s.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--min-depth", type=int, default=3)
+    s.add_argument("--max-depth", type=int, default=15)
+    s.add_argument("--min-width", type=int, default=16)
+    s.add_argument("--max-width", type=int, default=64)
+    s.add_argument("--width-step", type=int, default=16)
+    s.add_argument("--l-gain", type=float, default=0.5)
+    s.add_argument("--l-drop", type=float, default=0.25)
+    s.add_argument("--c-drop", type=float, default=0.5)
+    s.add_argument("--target-acc", type=float, default=None)
+    s.add_argument("--stem", choices=["cifar", "imagenet"], default=None)
+    s.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="held-out share per class when DATA has no test split",
+    )
+    s.add_argument(
+        "--resume",
+        action="store_true",
+        help="replay candidates recorded in OUT/result.json or OUT/progress.jsonl",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed a one-line usage error
+        return int(exc.code or 0)
+    if args.command == "search":
+        return _search(args)
+    return EXIT_BAD_INPUT
+
+
+def _search(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .data import DataError, load_dataset
+    from .search import SearchConfig, run_search
+
+    def fail(msg: str) -> int:
+        print(f"error: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    try:
+        config = SearchConfig(
+            min_depth=args.min_depth,
+            max_depth=args.max_depth,
+            min_width=args.min_width,
+            max_width=args.max_width,
+            width_step=args.width_step,
+            l_gain=args.l_gain,
+            l_drop=args.l_drop,
+            c_drop=args.c_drop,
+            target_acc=args.target_acc,
+            recipe=args.recipe,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            device=args.device,
+            stem=args.stem,
+        )
+        if args.device == "cuda":
+            from .train import resolve_device
+
+            resolve_device("cuda")
+    except ValueError as exc:
+        return fail(str(exc))
+    try:
+        data = load_dataset(
+            args.data, strict=True, seed=args.seed, test_fraction=args.test_fraction
+        )
+    except DataError as exc:
+        return fail(str(exc))
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return fail(f"cannot create output folder {out}: {exc.strerror}")
+
+    progress_path = out / "progress.jsonl"
+    records = []
+    if args.resume and progress_path.exists():
+        for line in progress_path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a torn last line from a crash
+    elif progress_path.exists():
+        progress_path.unlink()
+
+    s = data.summary()
+    print(
+        f"dataset: {s['source']}  classes {s['num_classes']} ({', '.join(s['classes'][:6])}"
+        f"{', ...' if s['num_classes'] > 6 else ''})  train {s['train']}  test {s['test']}  "
+        f"{s['image_size']}x{s['image_size']}px"
+    )
+    print(
+        f"recipe: {config.recipe}  epochs: {config.epochs or 'recipe default'}  device: {config.device}"
+        f"  seed: {config.seed}"
+        + (f"  replaying {len(records)} recorded candidates" if records else "")
+    )
+    progress = _Progress(sys.stdout, data.image_size)
+
+    def on_event(e: dict) -> None:
+        progress(e)
+        if e["type"] == "candidate.finished" and not e["candidate"].get("replayed"):
+            with progress_path.open("a") as f:
+                f.write(json.dumps(e["candidate"]) + "\n")
+
+    t0 = time.perf_counter()
+    try:
+        result = run_search(data, config, on_event=on_event, records=records, work_dir=out)
+    except KeyboardInterrupt:
+        print("\ninterrupted: rerun with --resume to continue where it stopped", file=sys.stderr)
+        return 130
+    from .export import write_outputs
+    from .space import Arch, format_table
+
+    try:
+        paths = write_outputs(result, data, out)
+    except OSError as exc:
+        return fail(f"cannot write outputs to {out}: {exc.strerror or exc}")
+    best = result.best
+    arch = Arch.from_dict(best["arch"])
+    print()
+    print(
+        f"final architecture ({arch.short}), {best['params']:,} parameters, "
+        f"{best['macs'] / 1e6:.1f}M MACs, test accuracy {best['test_acc']:.2f}%"
+    )
+    print(format_table(arch, data.image_size))
+    print(
+        f"{len(result.candidates)} candidates in {time.perf_counter() - t0:.1f}s; wrote "
+        + ", ".join(paths.values())
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Dataset readers: image folders, zips and .npz, with clear errors for bad input."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from searchapp.nas.data import DataError, load_dataset, load_npz, stratified_split
+from tests.nas_fixtures import make_data, write_folder
+
+
+def test_it_reads_a_folder_with_train_and_test(tmp_path):
+    data = make_data(n_train=6, n_test=3)
+    got = load_dataset(write_folder(tmp_path / "d", data))
+    assert got.classes == ["cat", "dog"]
+    assert got.x_train.shape == (12, 16, 16, 3) and got.x_test.shape == (6, 16, 16, 3)
+    assert got.x_train.dtype == np.uint8
+    assert got.counts() == {"cat": {"train": 6, "test": 3}, "dog": {"train": 6, "test": 3}}
+
+
+def test_it_splits_a_folder_without_test_per_class_and_seeded(tmp_path):
+    data = make_data(n_train=10)
+    root = write_folder(tmp_path / "d", data, split=False)
+    a = load_dataset(root, seed=1)
+    b = load_dataset(root, seed=1)
+    assert (a.counts()["cat"]["test"], a.counts()["dog"]["test"]) == (2, 2)
+    assert (a.x_test == b.x_test).all()
+    c = load_dataset(root, seed=2)
+    assert not (a.x_test == c.x_test).all()
+
+
+def test_it_reads_a_zip_with_a_wrapping_folder(tmp_path):
+    root = write_folder(tmp_path / "mydata", make_data(n_train=4, n_test=2))
+    zpath = tmp_path / "d.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for p in root.rglob("*.png"):
+            z.write(p, p.relative_to(tmp_path).as_posix())
+    got = load_dataset(zpath)
+    assert got.summary()["train"] == 8 and got.summary()["test"] == 4
+
+
+def test_it_reads_an_npz_and_writes_one(tmp_path):
+    data = make_data(n_train=4, n_test=2)
+    data.save_npz(tmp_path / "d.npz")
+    got = load_npz(tmp_path / "d.npz")
+    assert got.classes == data.classes and (got.x_train == data.x_train).all()
+    assert load_dataset(tmp_path / "d.npz").num_classes == 2
+
+
+def test_it_converts_grayscale_rgba_and_16_bit_images(tmp_path):
+    for cls, mode in (("a", "L"), ("b", "RGBA"), ("c", "I;16")):
+        folder = tmp_path / "d" / cls
+        folder.mkdir(parents=True)
+        for i in range(3):
+            Image.new(mode, (16, 16), 200 if mode != "RGBA" else (10, 20, 30, 128)).save(
+                folder / f"{i}.png"
+            )
+    got = load_dataset(tmp_path / "d", test_fraction=0.34)
+    assert got.x_train.shape[1:] == (16, 16, 3) and got.num_classes == 3
+
+
+def test_it_resizes_odd_sized_images_to_the_common_size(tmp_path):
+    root = write_folder(tmp_path / "d", make_data(n_train=4, n_test=2))
+    Image.new("RGB", (40, 30)).save(root / "train" / "cat" / "big.png")
+    assert load_dataset(root).x_train.shape[1:3] == (16, 16)
+
+
+def _missing(root):
+    pass
+
+
+def _one_class(root):
+    (root / "one").mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (16, 16)).save(root / "one" / f"{i}.png")
+
+
+def _not_a_jpeg(root):
+    write_folder(root, make_data())
+    (root / "train" / "cat" / "bad.jpg").write_bytes(b"this is not a jpeg")
+
+
+def _truncated_png(root):
+    write_folder(root, make_data())
+    (root / "train" / "cat" / "trunc.png").write_bytes(_png_bytes()[:60])
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (_missing, "no such file"),
+        (_one_class, "only one class"),
+        (_not_a_jpeg, "bad.jpg"),
+        (_truncated_png, "trunc.png"),
+    ],
+)
+def test_strict_loading_fails_with_a_one_line_reason(tmp_path, make, message):
+    root = tmp_path / "d"
+    make(root)
+    with pytest.raises(DataError, match=message) as exc:
+        load_dataset(root, strict=True)
+    assert "\n" not in str(exc.value)
+
+
+def test_lenient_loading_collects_rejected_files_with_reasons(tmp_path):
+    root = write_folder(tmp_path / "d", make_data(n_train=4, n_test=2))
+    (root / "train" / "cat" / "bad.jpg").write_bytes(b"not an image")
+    (root / "train" / "cat" / "notes.txt").write_text("hello")
+    got = load_dataset(root, strict=False)
+    reasons = dict(got.rejected)
+    assert set(reasons) == {"train/cat/bad.jpg", "train/cat/notes.txt"}
+    assert got.summary()["train"] == 8
+
+
+def test_an_empty_class_is_refused(tmp_path):
+    root = write_folder(tmp_path / "d", make_data(n_train=4, n_test=2))
+    for p in (root / "train" / "dog").iterdir():
+        p.write_bytes(b"garbage")
+    with pytest.raises(DataError, match="dog"):
+        load_dataset(root, strict=False)
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):
+    root = write_folder(tmp_path / "d", make_data(n_train=4, n_test=2))
+    Image.new("L", (6000, 6000)).save(root / "train" / "cat" / "bomb.png", optimize=True)
+    got = load_dataset(root, strict=False)
+    assert "pixels" in dict(got.rejected)["train/cat/bomb.png"]
+
+
+@pytest.mark.parametrize("name", ["../evil.png", "/abs/evil.png"])
+def test_unsafe_zip_entries_are_refused(tmp_path, name):
+    zpath = tmp_path / "d.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("train/a/1.png", _png_bytes())
+        z.writestr(name, _png_bytes())
+    with pytest.raises(DataError, match="unsafe"):
+        load_dataset(zpath)
+
+
+def test_a_zip_bomb_is_refused(tmp_path):
+    zpath = tmp_path / "d.zip"
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("train/a/1.png", b"\0" * 10_000_000)
+    with pytest.raises(DataError, match="zip bomb"):
+        load_dataset(zpath)
+
+
+def test_a_non_zip_file_is_refused(tmp_path):
+    (tmp_path / "x.bin").write_bytes(b"hello")
+    with pytest.raises(DataError, match="not an image folder"):
+        load_dataset(tmp_path / "x.bin")
+
+
+def test_stratified_split_keeps_every_class_on_both_sides():
+    x = np.zeros((7, 4, 4, 3), np.uint8)
+    y = np.array([0, 0, 0, 0, 0, 1, 1])
+    _, ytr, _, yte = stratified_split(x, y, 0.2, 0)
+    assert sorted(set(ytr)) == sorted(set(yte)) == [0, 1]
+
+
+def _png_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, "PNG")
+    return buf.getvalue()

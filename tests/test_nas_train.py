@@ -1,0 +1,121 @@
+"""Trainer: learns, is repeatable, survives OOM by halving the batch, marks divergence."""
+
+import math
+
+import pytest
+import torch
+
+from searchapp.nas import train as train_mod
+from searchapp.nas.augment import Augment, channel_stats, random_crop, random_flip
+from searchapp.nas.space import Arch
+from searchapp.nas.train import Cancelled, get_recipe, train_candidate
+from tests.nas_fixtures import make_data
+
+ARCH = Arch.initial(3, 8)
+
+
+def test_it_learns_a_visible_pattern():
+    res = train_candidate(
+        ARCH, make_data(n_train=40, n_test=20), get_recipe("fast", epochs=20), seed=0, device="cpu"
+    )
+    assert res.status == "ok" and res.epochs <= 20
+    assert res.test_acc >= 80.0, res
+    assert res.loss_curve[-1] < res.loss_curve[0]
+    assert res.params > 0 and res.macs > 0 and res.device == "cpu"
+    assert res.state_dict is not None
+
+
+def test_same_seed_same_metrics_different_seed_different_metrics():
+    data = make_data()
+    recipe = get_recipe("paper", epochs=2)
+    a = train_candidate(ARCH, data, recipe, seed=5, device="cpu")
+    b = train_candidate(ARCH, data, recipe, seed=5, device="cpu")
+    c = train_candidate(ARCH, data, recipe, seed=6, device="cpu")
+    assert a.loss_curve == b.loss_curve and a.test_acc == b.test_acc
+    assert a.loss_curve != c.loss_curve
+
+
+def test_paper_recipe_matches_the_paper():
+    r = get_recipe("paper")
+    assert (r.epochs, r.batch_size, r.lr, r.momentum, r.weight_decay) == (300, 64, 0.025, 0.9, 3e-4)
+    assert not r.mixed_precision and r.label_smoothing == 0
+
+
+def test_it_reports_every_epoch_and_stops_when_asked():
+    seen = []
+    with pytest.raises(Cancelled):
+        train_candidate(
+            ARCH,
+            make_data(),
+            get_recipe("paper", epochs=5),
+            device="cpu",
+            on_epoch=seen.append,
+            should_stop=lambda: len(seen) >= 2,
+        )
+    assert [e["epoch"] for e in seen] == [1, 2]
+    assert set(seen[0]) == {"epoch", "epochs", "loss", "train_acc", "test_acc"}
+
+
+def test_out_of_memory_halves_the_batch_and_the_candidate_completes(monkeypatch):
+    real = train_mod._train_once
+    batches = []
+
+    def flaky(arch, dd, recipe, batch, *args):
+        batches.append(batch)
+        if batch > 8:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(arch, dd, recipe, batch, *args)
+
+    monkeypatch.setattr(train_mod, "_train_once", flaky)
+    res = train_candidate(
+        ARCH, make_data(), get_recipe("paper", epochs=1, batch_size=32), device="cpu"
+    )
+    assert batches == [32, 16, 8]
+    assert res.oom_retries == 2 and res.batch_size == 8 and res.status == "ok"
+
+
+def test_other_errors_are_not_mistaken_for_oom(monkeypatch):
+    monkeypatch.setattr(
+        train_mod, "_train_once", lambda *a: (_ for _ in ()).throw(RuntimeError("boom"))
+    )
+    with pytest.raises(RuntimeError, match="boom"):
+        train_candidate(ARCH, make_data(), get_recipe("paper", epochs=1), device="cpu")
+
+
+def test_a_non_finite_loss_marks_the_candidate_diverged():
+    recipe = get_recipe("paper", epochs=3)
+    recipe = train_mod.replace(recipe, lr=1e30)
+    res = train_candidate(ARCH, make_data(), recipe, device="cpu")
+    assert res.status == "diverged"
+    assert res.test_acc == 0.0 and res.state_dict is None
+    assert res.loss_curve[-1] is None or not math.isfinite(res.loss_curve[-1])
+
+
+def test_fast_recipe_shrinks_the_batch_for_small_datasets():
+    assert train_mod.effective_batch(get_recipe("fast"), 400) == 32
+    assert train_mod.effective_batch(get_recipe("fast"), 10_000) == 256
+    assert train_mod.effective_batch(get_recipe("paper"), 400) == 64
+
+
+def test_augmentation_crops_flips_and_normalises_on_the_device():
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    g = torch.Generator().manual_seed(0)
+    assert random_crop(x, 0) is x
+    assert random_crop(x, 2, g).shape == x.shape
+    flipped = random_flip(x.repeat(64, 1, 1, 1), g)
+    n_flipped = sum(
+        not torch.equal(f, o) for f, o in zip(flipped, x.repeat(64, 1, 1, 1), strict=True)
+    )
+    assert 10 < n_flipped < 118
+    u8 = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8)
+    mean, std = channel_stats(u8)
+    out = Augment(mean, std, pad=0, flip=False)(u8, train=False)
+    assert out.dtype == torch.float32 and abs(out.mean().item()) < 0.05
+    assert Augment(mean, std, resize_to=32)(u8, train=True, generator=g).shape == (16, 3, 32, 32)
+
+
+def test_unknown_recipe_and_bad_epochs_are_refused():
+    with pytest.raises(ValueError, match="recipe"):
+        get_recipe("turbo")
+    with pytest.raises(ValueError, match="epochs"):
+        get_recipe("fast", epochs=0)
