@@ -178,9 +178,10 @@ def test_it_resumes_after_an_interruption_without_retraining(k):
     resumed, events = run(second, records=saved)
     assert len(second.calls) == len(full.candidates) - k  # nothing trained twice
     assert {a.key for a in second.calls}.isdisjoint({c["key"] for c in saved})
-    strip = lambda cs: [
-        {x: c[x] for x in ("index", "key", "test_acc", "accepted", "reason")} for c in cs
-    ]  # noqa: E731
+
+    def strip(cs):
+        return [{x: c[x] for x in ("index", "key", "test_acc", "accepted", "reason")} for c in cs]  # noqa: E731
+
     assert strip(resumed.candidates) == strip(full.candidates)
     assert resumed.best["key"] == full.best["key"]
     replayed = [e["candidate"]["replayed"] for e in events if e["type"] == "candidate.finished"]
@@ -258,9 +259,10 @@ def test_a_real_search_is_repeatable_with_the_same_seed(tmp_path):
     data = make_data()
     a = run_search(data, SearchConfig(**TINY))
     b = run_search(data, SearchConfig(**TINY))
-    metrics = lambda r: [
-        (c["key"], c["train_acc"], c["test_acc"], c["loss_curve"]) for c in r.candidates
-    ]  # noqa: E731
+
+    def metrics(r):
+        return [(c["key"], c["train_acc"], c["test_acc"], c["loss_curve"]) for c in r.candidates]  # noqa: E731
+
     assert metrics(a) == metrics(b)
     assert a.best_state is not None
     assert all(c["device"] == "cpu" and c["epochs"] == 1 for c in a.candidates)
