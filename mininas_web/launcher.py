@@ -1,0 +1,321 @@
+"""`make run`: migrate, start Redis, daphne and one RQ worker, seed the demo, print the URL.
+
+    python -m mininas_web.launcher [--port N] [--host H] [--demo-search]
+
+REDIS_URL, if set, is used instead of starting a Redis; PORT (default 8000, a free one if that is
+taken) and DEMO_PASSWORD (default "mininas-demo") are read from the environment too. Each child
+runs in its own session and logs to var/log/<name>.log. Ctrl-C (or SIGTERM) stops them all; if
+one of them dies, the others are stopped and the launcher exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from searchapp.redis_server import RedisServer, free_port
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEMO_USER = "demo"
+DEFAULT_DEMO_PASSWORD = "mininas-demo"
+WARM_STOP_SECONDS = 3  # rq finishes a running job on the first SIGTERM; a second one kills it
+COLD_STOP_SECONDS = 10
+PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
+
+
+def demo_password() -> str:
+    return os.environ.get("DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+
+class ChildDied(RuntimeError):
+    """A child process exited on its own."""
+
+
+class Stack:
+    """Redis, daphne and one RQ worker on queue "gpu", sharing one environment.
+
+    `env` overrides os.environ for every child (DATABASE_URL, MEDIA_ROOT, ...). REDIS_URL in it,
+    if not empty, points at an existing Redis; otherwise one is started with its files in
+    `redis_dir`.
+    """
+
+    def __init__(
+        self,
+        log_dir: Path,
+        port: int,
+        host: str = "127.0.0.1",
+        env: dict[str, str] | None = None,
+        redis_dir: Path | None = None,
+    ):
+        self.log_dir = Path(log_dir)
+        self.port = port
+        self.host = host
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mininas_web.settings"}
+        self.env.update(env or {})
+        self.env["PYTHONUNBUFFERED"] = "1"
+        self.redis = RedisServer(url=self.env.get("REDIS_URL", ""), data_dir=redis_dir)
+        self.children: dict[str, subprocess.Popen] = {}
+        self.seed_output = ""
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def log(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def start(self, seed: list[str] | None = None, timeout: float = 90) -> None:
+        """Redis, migrate, `manage.py seed_demo *seed` (if given), daphne, worker; wait for both."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        # redis-server shares our process group, so a Ctrl-C in the terminal would stop it before
+        # the worker and daphne; it inherits a blocked SIGINT and waits for our SIGTERM instead.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.env["REDIS_URL"] = self.redis.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        self.manage("migrate", "--no-input", "-v", "0")
+        if seed is not None:
+            self.seed_output = self.manage("seed_demo", *seed)
+        self.spawn(
+            "daphne",
+            [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port),
+             "mininas_web.asgi:application"],
+        )  # fmt: skip
+        self.spawn(
+            "worker",
+            [sys.executable, "manage.py", "rqworker", "gpu", "--worker-class", "rq.Worker"],
+        )
+        self.wait_ready(timeout)
+
+    def manage(self, *args: str) -> str:
+        """Run `manage.py *args` in the stack's environment; its output, or ChildDied with it."""
+        proc = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            output = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
+            raise ChildDied(f"manage.py {' '.join(args)} failed:\n{output}")
+        return proc.stdout
+
+    def spawn(self, name: str, args: list[str]) -> None:
+        # Own session: a Ctrl-C in the terminal reaches only us, and we stop children in order.
+        with open(self.log(name), "ab") as log:
+            self.children[name] = subprocess.Popen(
+                args,
+                cwd=BASE_DIR,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def dead_child(self) -> str | None:
+        """A message naming a child (or Redis) that has exited, else None."""
+        for name, proc in self.children.items():
+            if proc.poll() is not None:
+                log = self.log(name)
+                return f"{name} exited with code {proc.returncode}; end of {log}:\n{tail(log)}"
+        if self.redis.process is not None and self.redis.process.poll() is not None:
+            return f"redis-server exited with code {self.redis.process.returncode}"
+        return None
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until daphne answers HTTP and the worker has registered in Redis."""
+        import redis
+        from rq import Worker
+
+        deadline = time.monotonic() + timeout
+        web = worker = False
+        conn = redis.Redis.from_url(self.env["REDIS_URL"])
+        try:
+            while not (web and worker):
+                problem = self.dead_child()
+                if problem:
+                    raise ChildDied(problem)
+                if time.monotonic() > deadline:
+                    raise ChildDied(f"not ready after {timeout:.0f}s (web={web}, worker={worker})")
+                web = web or http_ok(self.url + "/accounts/login/")
+                worker = worker or Worker.count(connection=conn) > 0
+                time.sleep(0.2)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Worker first (it may be running a search), then daphne, then Redis."""
+        worker = self.children.get("worker")
+        if worker is not None and worker.poll() is None:
+            signal_group(worker, signal.SIGTERM)
+            if not wait(worker, WARM_STOP_SECONDS):
+                signal_group(worker, signal.SIGTERM)  # cold shutdown: rq kills the job's horse
+                if not wait(worker, COLD_STOP_SECONDS):
+                    for pid in child_pids(worker.pid):  # the horse has its own process group
+                        kill_group(pid)
+                    signal_group(worker, signal.SIGKILL)
+                    worker.wait()
+        for name, proc in self.children.items():
+            if name != "worker" and proc.poll() is None:
+                signal_group(proc, signal.SIGTERM)
+                if not wait(proc, COLD_STOP_SECONDS):
+                    signal_group(proc, signal.SIGKILL)
+                    proc.wait()
+        self.redis.stop()
+
+
+def adopt_orphans() -> None:
+    """Become the parent of orphaned descendants (Linux), so that stop() can end them.
+
+    rq runs each job in a forked process with its own process group; if the worker dies
+    first, that process would otherwise keep training with nobody to stop it.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def stop_orphans() -> None:
+    """SIGKILL what adopt_orphans() took in (all our children by now), and reap it."""
+    for pid in child_pids(os.getpid()):
+        kill_group(pid)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL pid's process group, or pid alone when it shares ours."""
+    try:
+        group = os.getpgid(pid)
+        if group == os.getpgrp():
+            os.kill(pid, signal.SIGKILL)
+        else:
+            os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def wait(proc: subprocess.Popen, seconds: float) -> bool:
+    try:
+        proc.wait(timeout=seconds)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signal.Signals(signum).name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mininas_web.launcher", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+    parser.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1")
+    parser.add_argument(
+        "--demo-search", action="store_true", help="also queue a small search on the demo data"
+    )
+    args = parser.parse_args(argv)
+
+    port = args.port
+    if not port_is_free(port, args.host):
+        port = free_port()
+        print(f"port {args.port} is taken; using {port} instead", flush=True)
+    adopt_orphans()
+    var = BASE_DIR / "var"
+    stack = Stack(log_dir=var / "log", port=port, host=args.host, redis_dir=var / "redis")
+    signal.signal(signal.SIGINT, _raise_stopped)
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    code = 0
+    try:
+        print("starting Redis, migrating, seeding the demo data…", flush=True)
+        stack.start(seed=["--search"] if args.demo_search else [])
+        print(stack.seed_output, end="", flush=True)
+        print(
+            f"\nMini-NAS web is running at {stack.url}/\n"
+            f"  sign in as:  {DEMO_USER} / {demo_password()}\n"
+            f"  Redis:       {stack.env['REDIS_URL']}\n"
+            f"  logs:        {stack.log('daphne')}, {stack.log('worker')}"
+            + (f", {stack.redis.data_dir}/redis.log" if stack.redis.process else "")
+            + "\nPress Ctrl-C to stop.",
+            flush=True,
+        )
+        while True:
+            problem = stack.dead_child()
+            if problem:
+                raise ChildDied(problem)
+            time.sleep(0.5)
+    except Stopped:
+        print("\nstopping (a running search stops too; start it again to resume)…", flush=True)
+    except (ChildDied, RuntimeError) as exc:
+        print(f"error: {exc}\nstopping the rest…", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+        stop_orphans()
+    print("stopped.", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Django settings for Mini-NAS web.
+
+Every setting that differs between machines comes from an environment variable, read through
+the small helpers below. The defaults suit local development: DEBUG on, SQLite, local Redis.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {value!r}")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+
+
+def envsecret(name: str, default: str | None) -> str:
+    """A secret from NAME or from the file named by NAME_FILE (docker secrets)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    value = os.environ.get(name)
+    if value:
+        return value
+    if default is None:
+        raise ImproperlyConfigured(f"{name} must be set when DEBUG is off")
+    return default
+
+
+def database_from_url(url: str) -> dict:
+    """sqlite:///path/to.db (or sqlite:///:memory:) and postgres://user:pass@host:port/name."""
+    parts = urlparse(url)
+    if parts.scheme == "sqlite":
+        # sqlite:///relative.db, sqlite:////absolute/path.db, sqlite:///:memory:
+        name = unquote(parts.path[1:]) or ":memory:"
+        if name != ":memory:" and not Path(name).is_absolute():
+            name = str(BASE_DIR / name)
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": {"timeout": 30}}
+    if parts.scheme in ("postgres", "postgresql", "pgsql"):
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60),
+        }
+    raise ImproperlyConfigured(f"DATABASE_URL: unsupported scheme {parts.scheme!r} in {url!r}")
+
+
+DEBUG = envbool("DEBUG", True)
+SECRET_KEY = envsecret(
+    "SECRET_KEY", "django-insecure-mininas-dev-key-only-for-local-use" if DEBUG else None
+)
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "django_rq",
+    "searchapp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mininas_web.urls"
+WSGI_APPLICATION = "mininas_web.wsgi.application"
+ASGI_APPLICATION = "mininas_web.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_from_url(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "static"))
+# daphne has no static file server; Django serves /static/ itself unless a proxy does.
+SERVE_STATIC = envbool("SERVE_STATIC", True)
+
+# Uploaded datasets (packed .npz) and search outputs (weights); served only through views.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+
+# ---- Redis: RQ queue and channel layer ----
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # A slow client loses messages past capacity; it resyncs from a snapshot (seq gap).
+        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 60},
+    }
+}
+
+SEARCH_JOB_TIMEOUT = envint("SEARCH_JOB_TIMEOUT", 24 * 3600)
+"""Seconds a search may run on a worker; RQ's own default (180 s) is far too short."""
+
+RQ_QUEUES = {"gpu": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": SEARCH_JOB_TIMEOUT}}
+
+# ---- Upload limits ----
+UPLOAD_BATCH_FILES = envint("UPLOAD_BATCH_FILES", 200)
+"""Files the browser sends per request when uploading a folder."""
+UPLOAD_MAX_FILES = envint("UPLOAD_MAX_FILES", 100_000)
+"""Files in one dataset upload (all batches together)."""
+UPLOAD_MAX_FILE_BYTES = envint("UPLOAD_MAX_FILE_BYTES", 20 * 2**20)
+"""Bytes of one image file."""
+UPLOAD_MAX_REQUEST_BYTES = envint("UPLOAD_MAX_REQUEST_BYTES", 1024 * 2**20)
+"""Bytes of one upload request (a batch of files, or a whole zip)."""
+UPLOAD_MAX_TOTAL_BYTES = envint("UPLOAD_MAX_TOTAL_BYTES", 4 * 2**30)
+"""Bytes of one dataset upload (all batches together)."""
+UPLOAD_STALE_SECONDS = envint("UPLOAD_STALE_SECONDS", 24 * 3600)
+"""A folder upload left unfinished this long is deleted."""
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_BATCH_FILES + 10
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
+
+# ---- Production hardening (manage.py check --deploy) ----
+if not DEBUG:
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preload-listing a domain is a commitment for its owner to make, not a default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
+    if envbool("BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,230 @@
+"""JSON API for scripts and the upload page, with the same permissions as the pages.
+
+Signed-in browsers use their session (with the CSRF token on writes); scripts may send HTTP
+Basic credentials instead. Anonymous calls get 401, another user's objects 404, bad input
+400 with a reason. Never a 500 for something the caller did.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import logging
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
+
+from . import jobs, uploads
+from .forms import search_form_from_dict
+from .models import Dataset, Search, Upload
+from .serializers import candidate_json, dataset_json, search_json
+from .views import create_search, weights_response
+
+log = logging.getLogger(__name__)
+
+
+def error(message: str, status: int = 400, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def _basic_user(request):
+    """The user named by an `Authorization: Basic` header; None if absent; False if wrong."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        raw = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode()
+        username, password = raw.split(":", 1)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    return authenticate(request, username=username, password=password) or False
+
+
+def _csrf_rejection(request):
+    """CSRF is checked for session users only; Basic credentials cannot be forged by a page."""
+    check = CsrfViewMiddleware(lambda r: None)
+    check.process_request(request)
+    return check.process_view(request, None, (), {})
+
+
+def api_view(*methods: str):
+    """Method check, authentication, ownership 404s and 400s as JSON."""
+
+    def decorator(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                response = error(f"method {request.method} not allowed", 405)
+                response["Allow"] = ", ".join(methods)
+                return response
+            user = _basic_user(request)
+            if user is False:
+                return error("wrong credentials", 401)
+            if user is not None:
+                request.user = user
+            elif not request.user.is_authenticated:
+                response = error("sign in first", 401)
+                response["WWW-Authenticate"] = 'Basic realm="mininas"'
+                return response
+            try:
+                if user is None and request.method not in ("GET", "HEAD", "OPTIONS"):
+                    if _csrf_rejection(request) is not None:
+                        return error("CSRF check failed; send the X-CSRFToken header", 403)
+                return view(request, *args, **kwargs)
+            except Http404:
+                return error("not found", 404)
+            except uploads.UploadError as exc:
+                return error(str(exc))
+            except RequestDataTooBig:
+                return error("request too large")
+            except SuspiciousOperation as exc:  # e.g. too many files in one request
+                return error(str(exc) or "bad request")
+
+        return wrapper
+
+    return decorator
+
+
+def _too_large(request) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return True
+    return length > settings.UPLOAD_MAX_REQUEST_BYTES
+
+
+def _body(request) -> dict:
+    """JSON body or form fields, as a plain dict of values (lists kept for repeated keys)."""
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise uploads.UploadError(f"body is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise uploads.UploadError("body must be a JSON object")
+        return data
+    return {k: (v if len(v) > 1 else v[0]) for k, v in request.POST.lists()}
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+@api_view("GET", "POST")
+def datasets(request):
+    if request.method == "GET":
+        rows = Dataset.objects.filter(owner=request.user)
+        return JsonResponse({"datasets": [dataset_json(d) for d in rows]})
+    if _too_large(request):
+        return error(
+            f"request larger than {uploads.human_bytes(settings.UPLOAD_MAX_REQUEST_BYTES)}"
+        )
+    zip_file = request.FILES.get("file") or request.FILES.get("zip")
+    if zip_file is None:
+        return error("send the dataset as a zip in the multipart field 'file'")
+    name = (request.POST.get("name") or "").strip()
+    dataset = uploads.dataset_from_zip(request.user, name, zip_file)
+    return JsonResponse(
+        {"dataset": dataset_json(dataset), "url": dataset.get_absolute_url()}, status=201
+    )
+
+
+@api_view("GET")
+def dataset(request, pk: int):
+    d = get_object_or_404(Dataset, pk=pk, owner=request.user)
+    return JsonResponse({"dataset": dataset_json(d)})
+
+
+@api_view("POST")
+def upload_start(request):
+    name = str(_body(request).get("name") or "").strip()
+    upload = uploads.start_upload(request.user, name)
+    return JsonResponse(
+        {
+            "upload": str(upload.pk),
+            "batch_files": settings.UPLOAD_BATCH_FILES,
+            "max_files": settings.UPLOAD_MAX_FILES,
+            "max_file_bytes": settings.UPLOAD_MAX_FILE_BYTES,
+        },
+        status=201,
+    )
+
+
+@api_view("POST")
+def upload_files(request, pk):
+    upload = get_object_or_404(Upload, pk=pk, owner=request.user)
+    if _too_large(request):
+        return error(
+            f"request larger than {uploads.human_bytes(settings.UPLOAD_MAX_REQUEST_BYTES)}"
+        )
+    files = request.FILES.getlist("files")
+    try:
+        paths = json.loads(request.POST.get("paths") or "[]")
+    except ValueError:
+        return error("'paths' must be a JSON list of relative paths, one per file")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        return error("'paths' must be a JSON list of relative paths, one per file")
+    if not files:
+        return error("no files in the multipart field 'files'")
+    return JsonResponse(uploads.add_files(upload, files, paths))
+
+
+@api_view("POST")
+def upload_finish(request, pk):
+    upload = get_object_or_404(Upload, pk=pk, owner=request.user)
+    name = str(_body(request).get("name") or "").strip()
+    d = uploads.finish_upload(upload, name)
+    return JsonResponse(
+        {"dataset": dataset_json(d), "url": d.get_absolute_url(), "rejected": d.rejected},
+        status=201,
+    )
+
+
+# ----------------------------------------------------------------------------- searches
+
+
+@api_view("GET", "POST")
+def searches(request):
+    if request.method == "GET":
+        rows = Search.objects.filter(owner=request.user).select_related("dataset", "best")
+        return JsonResponse({"searches": [search_json(s) for s in rows]})
+    form = search_form_from_dict(_body(request), request.user)
+    if not form.is_valid():
+        return JsonResponse({"error": "invalid settings", "errors": form.errors}, status=400)
+    search = create_search(request.user, form)
+    return JsonResponse({"search": search_json(search)}, status=201)
+
+
+def _own_search(request, pk: int) -> Search:
+    return get_object_or_404(
+        Search.objects.select_related("dataset", "best"), pk=pk, owner=request.user
+    )
+
+
+@api_view("GET")
+def search(request, pk: int):
+    s = _own_search(request, pk)
+    data = search_json(s)
+    data["candidates"] = [candidate_json(c) for c in s.candidates.order_by("index")]
+    return JsonResponse({"search": data})
+
+
+@api_view("POST")
+def search_cancel(request, pk: int):
+    s = _own_search(request, pk)
+    if s.is_active:
+        jobs.cancel_job(s)
+        s.refresh_from_db()
+    return JsonResponse({"search": search_json(s)})
+
+
+@api_view("GET")
+def search_weights(request, pk: int, fmt: str):
+    return weights_response(_own_search(request, pk), fmt)

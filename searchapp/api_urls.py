@@ -1,0 +1,19 @@
+from django.urls import path, re_path
+
+from . import api
+
+urlpatterns = [
+    path("datasets/", api.datasets, name="api-datasets"),
+    path("datasets/<int:pk>/", api.dataset, name="api-dataset"),
+    path("uploads/", api.upload_start, name="api-uploads"),
+    path("uploads/<uuid:pk>/files/", api.upload_files, name="api-upload-files"),
+    path("uploads/<uuid:pk>/finish/", api.upload_finish, name="api-upload-finish"),
+    path("searches/", api.searches, name="api-searches"),
+    path("searches/<int:pk>/", api.search, name="api-search"),
+    path("searches/<int:pk>/cancel/", api.search_cancel, name="api-search-cancel"),
+    re_path(
+        r"^searches/(?P<pk>\d+)/weights/(?P<fmt>pt|onnx)/$",
+        api.search_weights,
+        name="api-search-weights",
+    ),
+]

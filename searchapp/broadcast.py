@@ -1,0 +1,52 @@
+"""Numbered events: saved to the database first, then sent to the page's socket group.
+
+channels_redis drops messages to a full or slow client, so each event carries the search's
+sequence number; a client that sees a gap asks for a fresh snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from .models import Search
+
+log = logging.getLogger(__name__)
+
+
+def group_name(search_id: int) -> str:
+    return f"search-{search_id}"
+
+
+def publish(search_id: int, message: dict) -> None:
+    """Send to the search's group; a Redis hiccup is logged, never raised (the DB has it)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            group_name(search_id), {"type": "search.event", "message": message}
+        )
+    except Exception as exc:  # noqa: BLE001 - the page resyncs from the database
+        log.warning("could not publish %s for search %s: %s", message.get("type"), search_id, exc)
+
+
+def record(search_id: int, event_type: str, apply: Callable[[Search], dict]) -> dict:
+    """Run `apply(search)` (it saves what it changes) and bump seq in one transaction, then send.
+
+    `apply` returns the event's payload; the sent message is {"type", "seq", **payload, "ts"}.
+    """
+    with transaction.atomic():
+        search = Search.objects.select_for_update().select_related("dataset").get(pk=search_id)
+        payload = apply(search)
+        search.seq += 1
+        search.save(update_fields=["seq"])
+        message = {"type": event_type, "seq": search.seq, **payload}
+    message["ts"] = time.time()  # saved and committed at this time (for latency checks)
+    publish(search_id, message)
+    return message

@@ -1,0 +1,149 @@
+"""Datasets, searches and the candidates each search evaluated. The database is the truth."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class Dataset(models.Model):
+    """Images packed into one .npz (uint8 arrays per split) under MEDIA_ROOT/datasets/<id>/."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=500, blank=True)
+    classes = models.JSONField(default=list)
+    counts = models.JSONField(default=dict)  # {class: {"train": n, "test": n}}
+    image_size = models.PositiveIntegerField(default=0)
+    num_train = models.PositiveIntegerField(default=0)
+    num_test = models.PositiveIntegerField(default=0)
+    npz_path = models.CharField(max_length=500, blank=True)  # relative to MEDIA_ROOT
+    rejected = models.JSONField(default=list)  # [[path, reason], ...]
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("searchapp-dataset", args=[self.pk])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+class Upload(models.Model):
+    """A folder upload in progress: files arrive in batches, then get packed into a Dataset."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    name = models.CharField(max_length=200, blank=True)
+    files = models.PositiveIntegerField(default=0)
+    bytes = models.PositiveBigIntegerField(default=0)
+    rejected = models.JSONField(default=list)  # [[path, reason], ...] refused on arrival
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"upload {self.id} ({self.files} files)"
+
+
+class Search(models.Model):
+    QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
+        "queued",
+        "running",
+        "finished",
+        "failed",
+        "cancelled",
+    )
+    STATUS_CHOICES = [(s, s) for s in (QUEUED, RUNNING, FINISHED, FAILED, CANCELLED)]
+    ACTIVE = (QUEUED, RUNNING)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="searches")
+    settings = models.JSONField(default=dict)  # SearchConfig.to_dict()
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=QUEUED)
+    phase = models.CharField(max_length=16, blank=True)
+    progress = models.JSONField(default=dict, blank=True)  # last candidate.epoch event
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    best = models.ForeignKey(
+        "Candidate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    seq = models.PositiveBigIntegerField(default=0)  # number of the last event sent
+    cancel_requested = models.BooleanField(default=False)
+    rq_job_id = models.CharField(max_length=100, blank=True)
+    outputs = models.JSONField(default=dict, blank=True)  # {"pt": rel path, "onnx": rel path}
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "searches"
+
+    def __str__(self) -> str:
+        return f"search {self.pk} on {self.dataset_id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("searchapp-search", args=[self.pk])
+
+    @property
+    def group_name(self) -> str:
+        return f"search-{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (or to now while running)."""
+        if not self.started:
+            return None
+        from django.utils import timezone
+
+        end = self.finished or timezone.now()
+        return max(0.0, (end - self.started).total_seconds())
+
+
+class Candidate(models.Model):
+    """One evaluated architecture; `record` is the engine's full record (replayed on resume)."""
+
+    RUNNING = "running"
+
+    search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="candidates")
+    index = models.PositiveIntegerField()
+    phase = models.CharField(max_length=16)
+    arch = models.JSONField(default=dict)
+    key = models.TextField(blank=True)
+    params = models.PositiveBigIntegerField(default=0)
+    macs = models.PositiveBigIntegerField(default=0)
+    train_acc = models.FloatField(null=True, blank=True)
+    test_acc = models.FloatField(null=True, blank=True)
+    loss_curve = models.JSONField(default=list, blank=True)
+    epochs = models.PositiveIntegerField(default=0)
+    batch_size = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0.0)
+    device = models.CharField(max_length=32, blank=True)
+    accepted = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=16, default=RUNNING)  # running | ok | diverged
+    record = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["search", "index"], name="unique_candidate_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"candidate {self.index} of search {self.search_id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != self.RUNNING

@@ -1,0 +1,137 @@
+"""Dataset uploads: a folder sent in batches (with relative paths), or one zip.
+
+Django strips folders from uploaded file names and refuses more than
+DATA_UPLOAD_MAX_NUMBER_FILES files per request, so the browser sends the folder in batches
+to an Upload and sends each file's webkitRelativePath alongside. `finish` validates every
+image through the engine, packs them into one .npz and deletes the raw files.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Dataset, Upload
+from .storage import create_dataset_from_imagedata, safe_relative_path, upload_dir
+
+
+class UploadError(ValueError):
+    """A request we refuse, with a reason to show the user."""
+
+
+def human_bytes(n: int) -> str:
+    """1048576 -> '1 MiB', 1536 -> '1.5 KiB', 100 -> '100 bytes'."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def start_upload(owner, name: str = "") -> Upload:
+    purge_stale_uploads()
+    upload = Upload.objects.create(owner=owner, name=name[:200])
+    upload_dir(upload.pk).mkdir(parents=True, exist_ok=True)
+    return upload
+
+
+def add_files(upload: Upload, files: list, paths: list[str]) -> dict:
+    """Store one batch. Files too large or with unsafe paths are refused with a reason."""
+    if len(files) != len(paths):
+        raise UploadError(f"got {len(files)} files but {len(paths)} paths")
+    if upload.files + len(files) > settings.UPLOAD_MAX_FILES:
+        raise UploadError(f"an upload may hold at most {settings.UPLOAD_MAX_FILES} files")
+    root = upload_dir(upload.pk)
+    root.mkdir(parents=True, exist_ok=True)
+    stored, refused = 0, []
+    for f, raw_path in zip(files, paths, strict=True):
+        try:
+            rel = safe_relative_path(raw_path)
+        except ValueError as exc:
+            refused.append([str(raw_path)[:300], str(exc)])
+            continue
+        if f.size > settings.UPLOAD_MAX_FILE_BYTES:
+            refused.append([rel, f"file larger than {human_bytes(settings.UPLOAD_MAX_FILE_BYTES)}"])
+            continue
+        if upload.bytes + f.size > settings.UPLOAD_MAX_TOTAL_BYTES:
+            raise UploadError(
+                f"an upload may hold at most {human_bytes(settings.UPLOAD_MAX_TOTAL_BYTES)}"
+            )
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        is_new = not target.exists()
+        with open(target, "wb") as out:
+            for chunk in f.chunks():
+                out.write(chunk)
+        if is_new:
+            upload.files += 1
+            upload.bytes += f.size
+        stored += 1
+    upload.rejected = list(upload.rejected) + refused
+    upload.save(update_fields=["files", "bytes", "rejected"])
+    return {"stored": stored, "refused": refused, "files": upload.files, "bytes": upload.bytes}
+
+
+def finish_upload(upload: Upload, name: str) -> Dataset:
+    """Validate and pack the uploaded folder into a Dataset; the upload is removed either way."""
+    root = upload_dir(upload.pk)
+    try:
+        if upload.files == 0:
+            raise UploadError("no files were uploaded")
+        data = _load(root)
+        data.rejected = [tuple(r) for r in upload.rejected] + list(data.rejected)
+        dataset = create_dataset_from_imagedata(
+            upload.owner, name or upload.name or "dataset", data, source="folder upload"
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        upload.delete()
+    return dataset
+
+
+def purge_stale_uploads() -> int:
+    """Forget folder uploads abandoned for longer than UPLOAD_STALE_SECONDS (closed tabs)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.UPLOAD_STALE_SECONDS)
+    stale = list(Upload.objects.filter(created__lt=cutoff))
+    for upload in stale:
+        shutil.rmtree(upload_dir(upload.pk), ignore_errors=True)
+        upload.delete()
+    return len(stale)
+
+
+def dataset_from_zip(owner, name: str, uploaded) -> Dataset:
+    """Validate and pack an uploaded zip into a Dataset."""
+    if uploaded.size > settings.UPLOAD_MAX_REQUEST_BYTES:
+        raise UploadError(f"zip larger than {human_bytes(settings.UPLOAD_MAX_REQUEST_BYTES)}")
+    tmp_root = Path(settings.MEDIA_ROOT) / "uploads"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+        path = Path(tmp) / "upload.zip"
+        with open(path, "wb") as out:
+            for chunk in uploaded.chunks():
+                out.write(chunk)
+        data = _load(path)
+        label = Path(getattr(uploaded, "name", "") or "upload.zip").name
+        return create_dataset_from_imagedata(owner, name or Path(label).stem, data, source=label)
+
+
+def _load(path: Path):
+    """Engine read with strict=False: bad files end up in `rejected`, fatal problems raise."""
+    from searchapp.nas.data import DataError, load_dataset
+
+    try:
+        return load_dataset(path, strict=False)
+    except DataError as exc:
+        raise UploadError(_without_local_path(str(exc), path)) from exc
+
+
+def _without_local_path(message: str, path: Path) -> str:
+    """Engine messages start with the server path; users only need the reason."""
+    for prefix in (f"{path}: ", f"{path}"):
+        if message.startswith(prefix):
+            return message[len(prefix) :] or message
+    return message.replace(str(path), "upload")

@@ -1,0 +1,167 @@
+"""Pages. Each one is for its owner only: another user's object is a 404."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import jobs
+from .forms import SearchForm, config_from_form
+from .models import Dataset, Search
+from .serializers import best_json, snapshot
+from .storage import dataset_dir, media_path, thumbnails
+
+
+def get_dataset_for_user(request, pk: int) -> Dataset:
+    return get_object_or_404(Dataset, pk=pk, owner=request.user)
+
+
+def get_search_for_user(request, pk: int) -> Search:
+    return get_object_or_404(
+        Search.objects.select_related("dataset", "best"), pk=pk, owner=request.user
+    )
+
+
+@login_required
+@require_GET
+def home(request):
+    if Search.objects.filter(owner=request.user).exists():
+        return redirect("searchapp-searches")
+    if Dataset.objects.filter(owner=request.user).exists():
+        return redirect("searchapp-datasets")
+    return redirect("searchapp-dataset-new")
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+@login_required
+@require_GET
+def dataset_list(request):
+    datasets = Dataset.objects.filter(owner=request.user)
+    return render(request, "searchapp/dataset_list.html", {"datasets": datasets})
+
+
+@login_required
+@require_GET
+def dataset_new(request):
+    limits = {
+        "batch_files": settings.UPLOAD_BATCH_FILES,
+        "max_files": settings.UPLOAD_MAX_FILES,
+        "max_file_bytes": settings.UPLOAD_MAX_FILE_BYTES,
+        "max_request_bytes": settings.UPLOAD_MAX_REQUEST_BYTES,
+    }
+    return render(request, "searchapp/dataset_new.html", {"limits": limits})
+
+
+@login_required
+@require_GET
+def dataset_detail(request, pk: int):
+    dataset = get_dataset_for_user(request, pk)
+    ctx = {
+        "dataset": dataset,
+        "classes": thumbnails(dataset),
+        "searches": dataset.searches.filter(owner=request.user)[:20],
+    }
+    return render(request, "searchapp/dataset_detail.html", ctx)
+
+
+@login_required
+@require_GET
+def dataset_thumb(request, pk: int, name: str):
+    dataset = get_dataset_for_user(request, pk)
+    path = dataset_dir(dataset.pk) / "thumbs" / f"{name}.png"  # name matches \d+_\d+ in urls
+    if not path.is_file():
+        raise Http404("no such thumbnail")
+    response = FileResponse(open(path, "rb"), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# ----------------------------------------------------------------------------- searches
+
+
+@login_required
+@require_GET
+def search_list(request):
+    searches = Search.objects.filter(owner=request.user).select_related("dataset", "best")
+    return render(request, "searchapp/search_list.html", {"searches": searches})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def search_new(request):
+    if request.method == "POST":
+        form = SearchForm(request.POST, user=request.user)
+        if form.is_valid():
+            search = create_search(request.user, form)
+            return redirect(search)
+        status = 400
+    else:
+        initial = {}
+        wanted = request.GET.get("dataset", "")
+        if wanted.isdigit():
+            initial["dataset"] = int(wanted)
+        form = SearchForm(initial=initial, user=request.user)
+        status = 200
+    has_datasets = Dataset.objects.filter(owner=request.user).exists()
+    return render(
+        request,
+        "searchapp/search_new.html",
+        {"form": form, "has_datasets": has_datasets},
+        status=status,
+    )
+
+
+def create_search(user, form: SearchForm) -> Search:
+    """Save the search and queue it once the row is committed."""
+    with transaction.atomic():
+        search = Search.objects.create(
+            owner=user, dataset=form.cleaned_data["dataset"], settings=config_from_form(form)
+        )
+        jobs.enqueue_search(search)
+    search.refresh_from_db()
+    return search
+
+
+@login_required
+@require_GET
+def search_detail(request, pk: int):
+    search = get_search_for_user(request, pk)
+    snap = snapshot(search)
+    ctx = {
+        "search": search,
+        "snapshot": snap,
+        "candidates": snap["candidates"],
+        "best": best_json(search),
+        "downloads": snap["search"]["downloads"],
+    }
+    return render(request, "searchapp/search_detail.html", ctx)
+
+
+@login_required
+@require_POST
+def search_cancel(request, pk: int):
+    search = get_search_for_user(request, pk)
+    if search.is_active:
+        jobs.cancel_job(search)
+    return redirect(search)
+
+
+@login_required
+@require_GET
+def search_download(request, pk: int, fmt: str):
+    search = get_search_for_user(request, pk)
+    return weights_response(search, fmt)
+
+
+def weights_response(search: Search, fmt: str) -> FileResponse:
+    rel = (search.outputs or {}).get(fmt)
+    if fmt not in ("pt", "onnx") or not rel or not media_path(rel).is_file():
+        raise Http404("no weights of that kind for this search")
+    filename = f"mininas-search{search.pk}.{fmt}"
+    return FileResponse(open(media_path(rel), "rb"), as_attachment=True, filename=filename)

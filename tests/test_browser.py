@@ -1,0 +1,188 @@
+"""The whole product in a real Chromium: sign in, upload a folder, run a search, watch it live,
+download the weights.
+
+The stack (Redis, daphne, an RQ worker, a SQLite file) runs in subprocesses of its own
+(tests/live_stack.py); this process only drives the browser and reads the database file to time
+each candidate's save. It also prints how long each finished candidate took to show up in the
+page (p50/p95) and saves a screenshot to var/screenshots/search.png.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.live_stack import (
+    CHROMIUM,
+    create_user,
+    launch_chromium,
+    live_stack,
+    sign_in,
+    upload_folder,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM} (run `make chromium`)"),
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+USER, PASSWORD = "carol", "carol-browser-password"
+# 2 classes x (16 train + 6 test) images of 16x16 px; the search takes ~20-60 s on 2 CPU cores.
+TINY_FORM = {"#id_max_depth": "4", "#id_min_width": "8", "#id_max_width": "16",
+             "#id_width_step": "8", "#id_epochs": "4"}  # fmt: skip
+SEARCH_TIMEOUT_MS = 300_000
+
+# Runs in every page before its scripts: the time (and status) at which each candidate row first
+# appears in the candidates table, and a marker that a reload would erase.
+ROW_OBSERVER = """
+window.__noReload = true;
+window.__rows = {};
+new MutationObserver((mutations) => {
+  for (const m of mutations) for (const node of m.addedNodes) {
+    if (node.nodeType !== 1 || node.tagName !== "TR" || !node.dataset.index) continue;
+    if (!node.closest("#candidates-table") || node.dataset.index in window.__rows) continue;
+    const status = document.getElementById("search-status");
+    window.__rows[node.dataset.index] = {
+      t: Date.now(),
+      status: status ? status.textContent.trim() : "",
+      live: window.miniNAS ? window.miniNAS.liveEvents : 0,
+    };
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def write_image_folder(root: Path, train: int = 16, test: int = 6, size: int = 16) -> Path:
+    """train/<class>/*.png and test/<class>/*.png: horizontal vs vertical stripes, with noise."""
+    rng = np.random.default_rng(0)
+    stripes = (np.arange(size) // 2 % 2 * 180).astype(np.uint8)
+    patterns = {"horizontal": np.tile(stripes[:, None], (1, size)),
+                "vertical": np.tile(stripes[None, :], (size, 1))}  # fmt: skip
+    for split, count in (("train", train), ("test", test)):
+        for name, pattern in patterns.items():
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for n in range(count):
+                noise = rng.integers(0, 60, (size, size, 3))
+                pixels = np.clip(pattern[..., None] + noise, 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{n:02d}.png")
+    return root
+
+
+class SaveTimes(threading.Thread):
+    """Polls the SQLite file: when (epoch ms) each candidate was first seen finished."""
+
+    def __init__(self, db: Path, every: float = 0.01):
+        super().__init__(daemon=True)
+        self.db, self.every = db, every
+        self.seen: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
+        try:
+            while not self.done.is_set():
+                try:
+                    rows = conn.execute(
+                        "SELECT \"index\" FROM searchapp_candidate WHERE status != 'running'"
+                    ).fetchall()
+                except sqlite3.OperationalError:  # locked for a moment by the worker
+                    rows = []
+                now = time.time() * 1000
+                for (index,) in rows:
+                    self.seen.setdefault(index, now)
+                time.sleep(self.every)
+        finally:
+            conn.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with live_stack(tmp_path_factory.mktemp("live")) as running:
+        create_user(running, USER, PASSWORD)
+        yield running
+
+
+def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    folder = write_image_folder(tmp_path / "stripes")
+    save_times = SaveTimes(Path(stack.env["DATABASE_URL"].removeprefix("sqlite:///")))
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        context = browser.new_context(
+            accept_downloads=True, viewport={"width": 1280, "height": 900}
+        )
+        context.add_init_script(ROW_OBSERVER)
+        page = context.new_page()
+        try:
+            sign_in(page, stack.url, USER, PASSWORD)
+            upload_folder(page, stack.url, folder, "stripes")
+            assert page.inner_text("#dataset-classes").split() == ["horizontal", "vertical"]
+            counts = page.inner_text("#dataset-counts")
+            assert "32" in counts and "12" in counts  # train / test totals
+
+            page.click("#start-search")
+            page.wait_for_url("**/searches/new/?dataset=*")
+            for selector, value in TINY_FORM.items():
+                page.fill(selector, value)
+            save_times.start()
+            page.click("#start-button")
+            page.wait_for_url(lambda url: "/searches/new/" not in url)
+            assert page.text_content("#search-status").strip() in ("queued", "running")
+
+            page.wait_for_function(
+                "['finished', 'failed', 'cancelled'].includes("
+                "document.querySelector('#search-status').textContent.trim())",
+                timeout=SEARCH_TIMEOUT_MS,
+            )
+            status = page.text_content("#search-status").strip()
+            assert status == "finished", page.text_content("#search-error")
+            rows = page.evaluate("window.__rows")
+            assert page.evaluate("window.__noReload === true"), "the page reloaded"
+            assert page.evaluate("window.miniNAS.liveEvents") > 0
+            # At least one candidate arrived over the socket while the search was still running.
+            assert any(r["status"] == "running" and r["live"] > 0 for r in rows.values()), rows
+            table_rows = page.locator("table#candidates-table tbody tr[data-index]").count()
+            assert table_rows == len(rows) > 0
+            assert page.locator("#best-table tbody tr").count() > 0
+            assert "params" in page.text_content("#best-params")
+
+            with page.expect_download() as info:
+                page.click("a#download-pt")
+            weights = tmp_path / "model.pt"
+            info.value.save_as(weights)
+            shot = ROOT / "var" / "screenshots" / "search.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            save_times.done.set()
+            browser.close()
+
+    import torch
+
+    saved = torch.load(weights, weights_only=True)
+    assert "arch" in saved and "state_dict" in saved
+    assert saved["arch"]["depth"] == len(saved["arch"]["ops"])
+
+    # From the worker's commit (seen in the DB file) to the row in the page, per candidate.
+    latencies = [rows[str(i)]["t"] - t for i, t in save_times.seen.items() if str(i) in rows]
+    assert latencies, "no candidate was timed"
+    print(
+        f"\ncandidate save -> browser latency over {len(latencies)} candidates: "
+        f"p50 {percentile(latencies, 0.5):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms, "
+        f"max {max(latencies):.0f} ms (DB polled every {save_times.every * 1000:.0f} ms)"
+    )
