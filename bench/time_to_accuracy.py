@@ -68,8 +68,14 @@ def table1_arch(image_size: int) -> Arch:
 def warm_up(arch: Arch, data: ImageData, dev: torch.device, recipes: list[Recipe]) -> None:
     """One short untimed epoch of each recipe, so neither timed run pays for first-call set-up."""
     n = min(WARMUP_IMAGES, len(data.y_train))
-    sub = ImageData(data.x_train[:n], data.y_train[:n], data.x_test[:n], data.y_test[:n],
-                    data.classes, source="warm-up")
+    sub = ImageData(
+        data.x_train[:n],
+        data.y_train[:n],
+        data.x_test[:n],
+        data.y_test[:n],
+        data.classes,
+        source="warm-up",
+    )
     try:
         dd = DeviceData(sub, dev)
     except DataError:  # a class missing from the first n images: use the whole set instead
@@ -86,11 +92,18 @@ def run(arch: Arch, dd: DeviceData, recipe: Recipe, target: float | None) -> dic
     start = time.perf_counter()
 
     def on_epoch(info: dict) -> None:  # called after each epoch's test evaluation
-        timeline.append({"epoch": info["epoch"], "s": round(time.perf_counter() - start, 3),
-                         "train_acc": info["train_acc"], "test_acc": info["test_acc"]})
+        timeline.append(
+            {
+                "epoch": info["epoch"],
+                "s": round(time.perf_counter() - start, 3),
+                "train_acc": info["train_acc"],
+                "test_acc": info["test_acc"],
+            }
+        )
 
-    res = train_candidate(arch, dd, recipe, seed=SEED, device=dd.device, on_epoch=on_epoch,
-                          keep_state=False)
+    res = train_candidate(
+        arch, dd, recipe, seed=SEED, device=dd.device, on_epoch=on_epoch, keep_state=False
+    )
     out = {
         "test_acc": res.test_acc,
         "best_test_acc": max(res.test_curve) if res.test_curve else None,
@@ -116,17 +129,35 @@ def run(arch: Arch, dd: DeviceData, recipe: Recipe, target: float | None) -> dic
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("data", help="an .npz, an image folder (train/<class>/*, test/<class>/*) or a zip")
+    p.add_argument(
+        "data", help="an .npz, an image folder (train/<class>/*, test/<class>/*) or a zip"
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
-    p.add_argument("--paper-epochs", type=int, default=PAPER_EPOCHS,
-                   help=f"epochs of the paper recipe (default {PAPER_EPOCHS}; the paper uses 300)")
-    p.add_argument("--fast-epochs", type=int, default=None,
-                   help="epoch budget of the fast recipe (default: the recipe's own, 30)")
-    p.add_argument("--target", type=float, default=None,
-                   help="also report when each run first reached this test accuracy (percent)")
+    p.add_argument(
+        "--paper-epochs",
+        type=int,
+        default=PAPER_EPOCHS,
+        help=f"epochs of the paper recipe (default {PAPER_EPOCHS}; the paper uses 300)",
+    )
+    p.add_argument(
+        "--fast-epochs",
+        type=int,
+        default=None,
+        help="epoch budget of the fast recipe (default: the recipe's own, 30)",
+    )
+    p.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="also report when each run first reached this test accuracy (percent)",
+    )
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up epochs")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's own, one per core)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's own, one per core)",
+    )
     p.add_argument("--json-out", default=None, help="also write the JSON to this file")
     args = p.parse_args(argv)
     if args.threads:
@@ -143,32 +174,45 @@ def main(argv: list[str] | None = None) -> dict:
     dd = DeviceData(data, dev)  # one device copy for both runs; not inside either timer
 
     s = data.summary()
-    print(f"time_to_accuracy: {dev}, {s['train']} train / {s['test']} test, {s['num_classes']} classes, "
-          f"{s['image_size']} px, {arch.short}", file=sys.stderr)
+    print(
+        f"time_to_accuracy: {dev}, {s['train']} train / {s['test']} test, {s['num_classes']} classes, "
+        f"{s['image_size']} px, {arch.short}",
+        file=sys.stderr,
+    )
     if not args.no_warmup:
         warm_up(arch, data, dev, [paper, fast])
     results = {}
     for name, recipe in (("paper", paper), ("fast", fast)):
         results[name] = run(arch, dd, recipe, args.target)
         r = results[name]
-        print(f"  {name:5s}: {r['test_acc']:.2f}% test in {r['seconds']:.1f} s, "
-              f"{r['epochs_run']}/{r['epochs_max']} epochs, batch {r['batch_size']}", file=sys.stderr)
+        print(
+            f"  {name:5s}: {r['test_acc']:.2f}% test in {r['seconds']:.1f} s, "
+            f"{r['epochs_run']}/{r['epochs_max']} epochs, batch {r['batch_size']}",
+            file=sys.stderr,
+        )
 
     out = {
         "device": str(dev),
         "torch_version": torch.__version__,
         "gpu_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
         "cpu_threads": torch.get_num_threads(),
-        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),  # >1 per core: other jobs shared the CPUs
+        # above 1 per core: other jobs shared the CPUs and slowed this run
+        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
-        "data": {k: s[k] for k in ("source", "train", "test", "num_classes", "classes", "image_size")},
+        "data": {
+            k: s[k] for k in ("source", "train", "test", "num_classes", "classes", "image_size")
+        },
         "arch": arch.to_dict(),
         "params": count_params(arch, 3, data.num_classes),
         "warmup": not args.no_warmup,
         "paper": results["paper"],
         "fast": results["fast"],
-        "seconds_ratio_paper_over_fast": round(results["paper"]["seconds"] / results["fast"]["seconds"], 2),
-        "test_acc_fast_minus_paper": round(results["fast"]["test_acc"] - results["paper"]["test_acc"], 2),
+        "seconds_ratio_paper_over_fast": round(
+            results["paper"]["seconds"] / results["fast"]["seconds"], 2
+        ),
+        "test_acc_fast_minus_paper": round(
+            results["fast"]["test_acc"] - results["paper"]["test_acc"], 2
+        ),
     }
     text = json.dumps(out, indent=2)
     print(text)

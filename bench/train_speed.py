@@ -6,9 +6,10 @@ One run, same model, same synthetic data, two pipelines:
       images in a torch Dataset, torchvision transforms (RandomCrop(32, padding=4),
       RandomHorizontalFlip, ToTensor, Normalize) in a DataLoader, fp32, batch 64, SGD momentum 0.9.
   (b) fast - the engine itself: ``searchapp.nas.train.train_candidate`` with the "fast" recipe
-      (data resident on the device as uint8, batched on-device augmentation, batch 256, bf16 autocast
-      and channels_last on CUDA). Its timer includes one evaluation on the test set per epoch (the
-      engine's fast recipe evaluates every epoch); the test set is kept small (--test-frac of N).
+      (data resident on the device as uint8, batched on-device augmentation, batch 256, bf16
+      autocast and channels_last as the engine applies them per device). Its timer includes one
+      evaluation on the test set per epoch (the engine's fast recipe evaluates every epoch); the
+      test set is kept small (--test-frac of N).
 
 Prints one JSON object with images/s of each pipeline and their ratio (fast / conventional).
 
@@ -39,6 +40,7 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the repo
 
+from searchapp.nas import train as nas_train  # noqa: E402
 from searchapp.nas.data import ImageData  # noqa: E402
 from searchapp.nas.model import build_model, num_params  # noqa: E402
 from searchapp.nas.space import Arch  # noqa: E402
@@ -84,8 +86,12 @@ def synthetic_data(n_train: int, n_test: int, seed: int = SEED) -> ImageData:
         return y
 
     return ImageData(
-        images(n_train), labels(n_train), images(n_test), labels(n_test),
-        [f"class{i}" for i in range(NUM_CLASSES)], source="synthetic",
+        images(n_train),
+        labels(n_train),
+        images(n_test),
+        labels(n_test),
+        [f"class{i}" for i in range(NUM_CLASSES)],
+        source="synthetic",
     )
 
 
@@ -102,15 +108,19 @@ class PILDataset(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.x[i])), int(self.y[i])
 
 
-def conventional_loader(data: ImageData, workers: int, pin_memory: bool) -> torch.utils.data.DataLoader:
+def conventional_loader(
+    data: ImageData, workers: int, pin_memory: bool
+) -> torch.utils.data.DataLoader:
     mean = (data.x_train.reshape(-1, 3).mean(0) / 255.0).tolist()
     std = (data.x_train.reshape(-1, 3).std(0) / 255.0).tolist()
-    tf = transforms.Compose([
-        transforms.RandomCrop(IMAGE_SIZE, padding=4),
-        transforms.RandomHorizontalFlip(),
-        transforms.ToTensor(),
-        transforms.Normalize(mean, std),
-    ])
+    tf = transforms.Compose(
+        [
+            transforms.RandomCrop(IMAGE_SIZE, padding=4),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(mean, std),
+        ]
+    )
     return torch.utils.data.DataLoader(
         PILDataset(data.x_train, data.y_train, tf),
         batch_size=CONV_BATCH,
@@ -136,8 +146,9 @@ def run_conventional(data: ImageData, dev: torch.device, epochs: int, workers: i
     cuda = dev.type == "cuda"
     loader = conventional_loader(data, workers, pin_memory=cuda)
     model = build_model(TABLE1_ARCH, 3, NUM_CLASSES).to(dev)
-    opt = torch.optim.SGD(model.parameters(), lr=CONV_LR, momentum=CONV_MOMENTUM,
-                          weight_decay=CONV_WEIGHT_DECAY)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=CONV_LR, momentum=CONV_MOMENTUM, weight_decay=CONV_WEIGHT_DECAY
+    )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs + 1)  # per epoch, as DARTS
 
     def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -168,8 +179,14 @@ def run_conventional(data: ImageData, dev: torch.device, epochs: int, workers: i
     sync(dev)
     seconds = time.perf_counter() - start
     images = epochs * len(data.y_train)
-    return {"images_per_s": images / seconds, "seconds": seconds, "epochs": epochs,
-            "images": images, "batch_size": CONV_BATCH, "num_workers": workers}
+    return {
+        "images_per_s": images / seconds,
+        "seconds": seconds,
+        "epochs": epochs,
+        "images": images,
+        "batch_size": CONV_BATCH,
+        "num_workers": workers,
+    }
 
 
 def run_fast(data: ImageData, dev: torch.device, epochs: int) -> dict:
@@ -179,20 +196,46 @@ def run_fast(data: ImageData, dev: torch.device, epochs: int) -> dict:
 
     # warm-up: one untimed short epoch of the same engine code on a subset
     n_warm = min(WARMUP_IMAGES, len(data.y_train))
-    warm = ImageData(data.x_train[:n_warm], data.y_train[:n_warm], data.x_test, data.y_test,
-                     data.classes, source="warm-up")
-    train_candidate(TABLE1_ARCH, DeviceData(warm, dev), get_recipe("fast", epochs=1, batch_size=FAST_BATCH),
-                    seed=SEED, device=dev, keep_state=False)
+    warm = ImageData(
+        data.x_train[:n_warm],
+        data.y_train[:n_warm],
+        data.x_test,
+        data.y_test,
+        data.classes,
+        source="warm-up",
+    )
+    train_candidate(
+        TABLE1_ARCH,
+        DeviceData(warm, dev),
+        get_recipe("fast", epochs=1, batch_size=FAST_BATCH),
+        seed=SEED,
+        device=dev,
+        keep_state=False,
+    )
     sync(dev)
 
     res = train_candidate(TABLE1_ARCH, dd, recipe, seed=SEED, device=dev, keep_state=False)
     images = res.epochs * len(data.y_train)  # res.epochs: early stops would shorten the run
-    return {"images_per_s": images / res.seconds, "seconds": res.seconds, "epochs": res.epochs,
-            "images": images, "batch_size": res.batch_size, "test_images_per_epoch": len(data.y_test),
-            "recipe": recipe.to_dict(), "train_acc": res.train_acc, "status": res.status}
+    return {
+        "images_per_s": images / res.seconds,
+        "seconds": res.seconds,
+        "epochs": res.epochs,
+        "images": images,
+        "batch_size": res.batch_size,
+        "test_images_per_epoch": len(data.y_test),
+        "recipe": recipe.to_dict(),
+        "train_acc": res.train_acc,
+        "status": res.status,
+    }
 
 
 # ----------------------------------------------------------------------------- Main
+
+
+def cpu_bf16() -> bool | None:
+    """The engine's own "does this CPU do bf16 natively" answer, where the engine has one."""
+    fn = getattr(nas_train, "cpu_has_bf16", None)
+    return bool(fn()) if fn is not None else None
 
 
 def default_workers(dev: torch.device) -> int:
@@ -203,16 +246,35 @@ def default_workers(dev: torch.device) -> int:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
-    p.add_argument("--images", type=int, default=None, help="training images N (cpu 2048, cuda 20000)")
-    p.add_argument("--epochs", type=int, default=None, help="timed epochs per pipeline (cpu 1, cuda 3)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="DataLoader workers of the conventional pipeline (cuda: min(4, cpus); cpu: 0)")
-    p.add_argument("--test-frac", type=float, default=TEST_FRAC,
-                   help="test set of the fast pipeline as a fraction of N (evaluated every epoch)")
-    p.add_argument("--cudnn-benchmark", action="store_true",
-                   help="set torch.backends.cudnn.benchmark for both pipelines (the engine does not)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's own, one per core)")
+    p.add_argument(
+        "--images", type=int, default=None, help="training images N (cpu 2048, cuda 20000)"
+    )
+    p.add_argument(
+        "--epochs", type=int, default=None, help="timed epochs per pipeline (cpu 1, cuda 3)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="DataLoader workers of the conventional pipeline (cuda: min(4, cpus); cpu: 0)",
+    )
+    p.add_argument(
+        "--test-frac",
+        type=float,
+        default=TEST_FRAC,
+        help="test set of the fast pipeline as a fraction of N (evaluated every epoch)",
+    )
+    p.add_argument(
+        "--cudnn-benchmark",
+        action="store_true",
+        help="set torch.backends.cudnn.benchmark for both pipelines (the engine does not)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's own, one per core)",
+    )
     p.add_argument("--json-out", default=None, help="also write the JSON to this file")
     args = p.parse_args(argv)
     if args.threads:
@@ -229,7 +291,10 @@ def main(argv: list[str] | None = None) -> dict:
     n_test = max(NUM_CLASSES, math.ceil(args.test_frac * n))
     data = synthetic_data(n, n_test)
 
-    print(f"train_speed: {dev}, N={n}, epochs={epochs}, conventional workers={workers}", file=sys.stderr)
+    print(
+        f"train_speed: {dev}, N={n}, epochs={epochs}, conventional workers={workers}",
+        file=sys.stderr,
+    )
     conv = run_conventional(data, dev, epochs, workers)
     print(f"  conventional: {conv['images_per_s']:.0f} images/s", file=sys.stderr)
     fast = run_fast(data, dev, epochs)
@@ -241,7 +306,8 @@ def main(argv: list[str] | None = None) -> dict:
         "torchvision_version": torchvision.__version__,
         "gpu_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
         "cpu_threads": torch.get_num_threads(),
-        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),  # >1 per core: other jobs shared the CPUs
+        # above 1 per core: other jobs shared the CPUs and slowed this run
+        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
         "arch": TABLE1_ARCH.short,
         "params": num_params(build_model(TABLE1_ARCH, 3, NUM_CLASSES)),
@@ -259,12 +325,17 @@ def main(argv: list[str] | None = None) -> dict:
             "data": "synthetic random uint8, seeded",
             "cudnn_benchmark": args.cudnn_benchmark,
             "conventional": {k: v for k, v in conv.items() if k != "images_per_s"}
-            | {"pipeline": "PIL + torchvision transforms in DataLoader, fp32, SGD m0.9",
-               "pin_memory": dev.type == "cuda"},
+            | {
+                "pipeline": "PIL + torchvision transforms in DataLoader, fp32, SGD m0.9",
+                "pin_memory": dev.type == "cuda",
+            },
             "fast": {k: v for k, v in fast.items() if k != "images_per_s"}
-            | {"pipeline": "searchapp.nas.train.train_candidate, fast recipe",
-               "timer_includes_eval": True,
-               "bf16_autocast": dev.type == "cuda", "channels_last": dev.type == "cuda"},
+            | {
+                "pipeline": "searchapp.nas.train.train_candidate, fast recipe",
+                "timer_includes_eval": True,
+                # the recipe asks for bf16 + channels_last; the engine decides per device
+                "cpu_has_bf16": cpu_bf16(),
+            },
         },
     }
     text = json.dumps(out, indent=2)

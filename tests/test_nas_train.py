@@ -60,11 +60,11 @@ def test_out_of_memory_halves_the_batch_and_the_candidate_completes(monkeypatch)
     real = train_mod._train_once
     batches = []
 
-    def flaky(arch, dd, recipe, batch, *args):
+    def flaky(make_model, dd, recipe, batch, *args):
         batches.append(batch)
         if batch > 8:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(arch, dd, recipe, batch, *args)
+        return real(make_model, dd, recipe, batch, *args)
 
     monkeypatch.setattr(train_mod, "_train_once", flaky)
     res = train_candidate(
@@ -91,8 +91,30 @@ def test_a_non_finite_loss_marks_the_candidate_diverged():
     assert res.loss_curve[-1] is None or not math.isfinite(res.loss_curve[-1])
 
 
+def test_a_plateau_anneals_the_lr_to_zero_over_a_few_epochs_then_stops():
+    recipe = train_mod.replace(
+        get_recipe("fast", epochs=30),
+        plateau_patience=2,
+        stop_at_full_train_epochs=0,
+        anneal_epochs=3,
+    )
+    res = train_candidate(ARCH, make_data(), recipe, seed=0, device="cpu")
+    best, since, plateau_at = -1.0, 0, None
+    for epoch, acc in enumerate(res.test_curve, start=1):
+        if acc > best + recipe.plateau_delta:
+            best, since = acc, 0
+        else:
+            since += 1
+        if since >= 2:
+            plateau_at = epoch
+            break
+    assert plateau_at is not None and plateau_at + 3 <= 30
+    assert res.epochs == plateau_at + 3
+
+
 def test_fast_recipe_shrinks_the_batch_for_small_datasets():
     assert train_mod.effective_batch(get_recipe("fast"), 400) == 32
+    assert train_mod.effective_batch(get_recipe("fast"), 48) == 8
     assert train_mod.effective_batch(get_recipe("fast"), 10_000) == 256
     assert train_mod.effective_batch(get_recipe("paper"), 400) == 64
 

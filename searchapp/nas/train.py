@@ -7,6 +7,7 @@ a larger batch with linearly scaled lr, label smoothing, and stops early.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import zlib
@@ -39,14 +40,17 @@ class Recipe:
     weight_decay: float = 3e-4
     label_smoothing: float = 0.0
     warmup_epochs: float = 0.0
-    mixed_precision: bool = False  # bf16 autocast on CUDA only
-    channels_last: bool = False  # CUDA only
+    mixed_precision: bool = False  # bf16 autocast on CUDA, and on CPUs with native bf16
+    channels_last: bool = False
     adaptive_batch: bool = False  # shrink the batch for small datasets (keeps steps/epoch sane)
     # early stop: train accuracy at 100% for this many epochs in a row (0 = never)
     stop_at_full_train_epochs: int = 0
-    # early stop: no test-accuracy gain above ``plateau_delta`` points for this many epochs (0 = never)
+    # early stop: no test-accuracy gain above ``plateau_delta`` points for this many epochs
+    # (0 = never); the run then anneals the lr linearly to 0 over ``anneal_epochs`` and ends,
+    # so a stopped model is as settled as one that ran its whole cosine schedule
     plateau_patience: int = 0
     plateau_delta: float = 0.1
+    anneal_epochs: int = 2
     eval_every: int = 1
 
     def to_dict(self) -> dict:
@@ -144,8 +148,8 @@ class DeviceData:
 
         self.device = device
         self.x_train, self.x_test = to_dev(data.x_train), to_dev(data.x_test)
-        self.y_train = torch.from_numpy(data.y_train).to(device)
-        self.y_test = torch.from_numpy(data.y_test).to(device)
+        self.y_train = torch.from_numpy(data.y_train).long().to(device)
+        self.y_test = torch.from_numpy(data.y_test).long().to(device)
         self.mean, self.std = channel_stats(self.x_train)
         self.num_classes = data.num_classes
         self.image_size = data.image_size
@@ -164,10 +168,10 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 def effective_batch(recipe: Recipe, n_train: int) -> int:
-    """Recipe batch, reduced for small datasets so an epoch has at least ~16 steps."""
+    """Recipe batch, reduced for small datasets so an epoch has at least ~12 steps."""
     b = recipe.batch_size
     if recipe.adaptive_batch:
-        cap = max(32, 2 ** int(math.log2(max(n_train // 16, 1))))
+        cap = max(8, 2 ** int(math.log2(max(n_train // 12, 1))))
         b = min(b, cap)
     return max(1, min(b, n_train))
 
@@ -184,17 +188,19 @@ def evaluate(
     batch_size: int = 1024,
     autocast: bool = False,
 ) -> tuple[float, float]:
-    """Accuracy (percent) and mean loss on uint8 images x, in eval mode."""
+    """Accuracy (percent) and mean loss on uint8 images x, in eval mode (one sync at the end)."""
     model.eval()
-    correct, loss_sum = 0, 0.0
+    correct = torch.zeros((), dtype=torch.long, device=x.device)
+    loss_sum = torch.zeros((), dtype=torch.float32, device=x.device)
     for i in range(0, len(x), batch_size):
         xb = aug(x[i : i + batch_size], train=False)
+        yb = y[i : i + batch_size]
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
             out = model(xb)
-        loss_sum += F.cross_entropy(out.float(), y[i : i + batch_size], reduction="sum").item()
-        correct += (out.argmax(1) == y[i : i + batch_size]).sum().item()
+        loss_sum += F.cross_entropy(out.float(), yb, reduction="sum")
+        correct += (out.argmax(1) == yb).sum()
     n = max(len(x), 1)
-    return 100.0 * correct / n, loss_sum / n
+    return 100.0 * correct.item() / n, loss_sum.item() / n
 
 
 def train_candidate(
@@ -211,12 +217,53 @@ def train_candidate(
     """Train ``arch`` from scratch on ``data``; halve the batch and retry on CUDA OOM."""
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     dd = data if isinstance(data, DeviceData) else DeviceData(data, dev)
+    return train_model(
+        lambda: build_model(arch, dd.in_ch, dd.num_classes),
+        dd,
+        recipe,
+        seed=seed,
+        resize_to=IMAGENET_STEM_INPUT if arch.stem == "imagenet" else None,
+        macs=count_macs(arch, dd.in_ch, dd.image_size, dd.num_classes),
+        on_epoch=on_epoch,
+        should_stop=should_stop,
+        keep_state=keep_state,
+    )
+
+
+def train_model(
+    make_model: Callable[[], torch.nn.Module],
+    dd: DeviceData,
+    recipe: Recipe,
+    *,
+    seed: int = 0,
+    resize_to: int | None = None,
+    macs: int = 0,
+    on_epoch: EpochCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    keep_state: bool = True,
+    eval_batch: int = 1024,
+) -> Result:
+    """Train the network ``make_model()`` builds (a candidate or a baseline) with ``recipe``.
+
+    On CUDA out-of-memory the batch is halved and training restarts from scratch.
+    """
     batch = effective_batch(recipe, len(dd.y_train))
     retries = 0
     while True:
         try:
-            res = _train_once(arch, dd, recipe, batch, seed, on_epoch, should_stop, keep_state)
-            res.oom_retries = retries
+            res = _train_once(
+                make_model,
+                dd,
+                recipe,
+                batch,
+                seed,
+                resize_to,
+                on_epoch,
+                should_stop,
+                keep_state,
+                eval_batch,
+            )
+            res.macs, res.oom_retries = macs, retries
             return res
         except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
             if not _is_oom(exc) or batch <= 1:
@@ -227,28 +274,41 @@ def train_candidate(
                 torch.cuda.empty_cache()
 
 
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 / AMX); else bf16 is emulated, slow."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _train_once(
-    arch: Arch,
+    make_model: Callable[[], torch.nn.Module],
     dd: DeviceData,
     recipe: Recipe,
     batch: int,
     seed: int,
+    resize_to: int | None,
     on_epoch: EpochCallback | None,
     should_stop: Callable[[], bool] | None,
     keep_state: bool,
+    eval_batch: int,
 ) -> Result:
     dev = dd.device
     cuda = dev.type == "cuda"
     torch.manual_seed(seed)
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
-    model = build_model(arch, dd.in_ch, dd.num_classes).to(dev)
-    channels_last = recipe.channels_last and cuda
+    model = make_model().to(dev)
+    # channels_last pays on CUDA and on CPUs (oneDNN); bf16 only where the hardware has it
+    channels_last = recipe.channels_last
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    autocast = recipe.mixed_precision and cuda
-    resize = IMAGENET_STEM_INPUT if arch.stem == "imagenet" else None
-    aug = Augment(dd.mean, dd.std, pad=4, flip=True, resize_to=resize, channels_last=channels_last)
+    autocast = recipe.mixed_precision and (cuda or cpu_has_bf16())
+    aug = Augment(
+        dd.mean, dd.std, pad=4, flip=True, resize_to=resize_to, channels_last=channels_last
+    )
 
     n = len(dd.y_train)
     steps_per_epoch = math.ceil(n / batch)
@@ -263,7 +323,11 @@ def _train_once(
         weight_decay=recipe.weight_decay,
     )
 
+    anneal: dict = {}  # set on a plateau: {"start": step, "steps": n, "lr": lr then, "end_epoch": e}
+
     def lr_at(step: int) -> float:
+        if anneal:
+            return anneal["lr"] * max(0.0, 1 - (step - anneal["start"]) / anneal["steps"])
         if step < warmup:
             return lr * (step + 1) / warmup
         t = (step - warmup) / max(total_steps - warmup, 1)
@@ -309,19 +373,34 @@ def _train_once(
             break
         last = epochs_run == recipe.epochs
         if last or epochs_run % recipe.eval_every == 0 or recipe.plateau_patience:
-            test_acc, _ = evaluate(model, dd.x_test, dd.y_test, aug, autocast=autocast)
+            test_acc, _ = evaluate(
+                model, dd.x_test, dd.y_test, aug, batch_size=eval_batch, autocast=autocast
+            )
         test_curve.append(test_acc)
         _report(on_epoch, epochs_run, recipe.epochs, mean_loss, train_acc, test_acc)
         # early stopping (fast recipe): memorised the training set, or test accuracy flat
         full_streak = full_streak + 1 if train_acc >= 100.0 else 0
         if recipe.stop_at_full_train_epochs and full_streak >= recipe.stop_at_full_train_epochs:
             break
+        if anneal:
+            if epochs_run >= anneal["end_epoch"]:
+                break
+            continue
         if test_acc > best_test + recipe.plateau_delta:
             best_test, since_best = test_acc, 0
         else:
             since_best += 1
         if recipe.plateau_patience and since_best >= recipe.plateau_patience:
-            break
+            left = recipe.epochs - epochs_run
+            if left <= 0 or recipe.anneal_epochs <= 0:
+                break
+            n_epochs = min(recipe.anneal_epochs, left)
+            anneal.update(
+                start=step,
+                steps=n_epochs * steps_per_epoch,
+                lr=lr_at(step),
+                end_epoch=epochs_run + n_epochs,
+            )
     if cuda:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
@@ -338,7 +417,7 @@ def _train_once(
         seconds=round(seconds, 3),
         device=str(dev),
         params=num_params(model),
-        macs=count_macs(arch, dd.in_ch, dd.image_size, dd.num_classes),
+        macs=0,
         status=status,
         state_dict=state,
     )
