@@ -108,7 +108,8 @@ class Stack:
         )  # fmt: skip
         self.spawn(
             "worker",
-            [sys.executable, "manage.py", "rqworker", "gpu", "--worker-class", "rq.Worker"],
+            [sys.executable, "manage.py", "rqworker", "gpu", "default",
+             "--worker-class", "searchapp.worker.Worker"],
         )
         self.wait_ready(timeout)
 

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "searchapp.limits.RequestSizeLimitMiddleware",  # 413 before anything reads the body
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -168,7 +169,20 @@ CHANNEL_LAYERS = {
 SEARCH_JOB_TIMEOUT = envint("SEARCH_JOB_TIMEOUT", 24 * 3600)
 """Seconds a search may run on a worker; RQ's own default (180 s) is far too short."""
 
-RQ_QUEUES = {"gpu": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": SEARCH_JOB_TIMEOUT}}
+RQ_QUEUES = {
+    "gpu": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": SEARCH_JOB_TIMEOUT},
+    # CPU jobs (deriving the paper's suite); workers take them after "gpu": rqworker gpu default
+    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3 * 3600},
+}
+
+DERIVED_SOURCES_DIR = Path(os.environ.get("DERIVED_SOURCES_DIR", MEDIA_ROOT.parent / "sources"))
+"""Where cifar-10-python.tar.gz and tiny-imagenet-200.zip (or their folders) are placed."""
+
+# ---- Crash recovery (searchapp/reconcile.py) ----
+SEARCH_LEASE_SECONDS = envint("SEARCH_LEASE_SECONDS", 15)
+"""A running job renews its lease in Redis every third of this; a dead one loses it after this."""
+RECONCILE_SECONDS = envint("RECONCILE_SECONDS", 5)
+"""How often an idle worker looks for searches that no live job runs, and queues them again."""
 
 # ---- Upload limits ----
 UPLOAD_BATCH_FILES = envint("UPLOAD_BATCH_FILES", 200)
@@ -183,6 +197,12 @@ UPLOAD_MAX_TOTAL_BYTES = envint("UPLOAD_MAX_TOTAL_BYTES", 4 * 2**30)
 """Bytes of one dataset upload (all batches together)."""
 UPLOAD_STALE_SECONDS = envint("UPLOAD_STALE_SECONDS", 24 * 3600)
 """A folder upload left unfinished this long is deleted."""
+UPLOAD_MAX_ZIP_ENTRIES = envint("UPLOAD_MAX_ZIP_ENTRIES", 100_000)
+"""Entries (files and folders) in one uploaded zip; checked before anything is unpacked."""
+UPLOAD_MAX_UNPACKED_BYTES = envint("UPLOAD_MAX_UNPACKED_BYTES", 4 * 2**30)
+"""Bytes a zip's entries may declare in total (zip bombs)."""
+UPLOAD_MAX_ZIP_RATIO = envint("UPLOAD_MAX_ZIP_RATIO", 100)
+"""Largest compression ratio of one zip entry (images hardly compress; bombs do)."""
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_BATCH_FILES + 10
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
 

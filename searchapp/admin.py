@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Candidate, Dataset, Search, Upload
+from .models import BaselineRun, Candidate, Dataset, Search, SuiteRun, Upload
 
 
 @admin.register(Dataset)
@@ -37,3 +37,16 @@ class CandidateAdmin(admin.ModelAdmin):
     list_display = ("id", "search", "index", "phase", "params", "test_acc", "accepted", "status")
     list_filter = ("phase", "accepted", "status")
     raw_id_fields = ("search",)
+
+
+@admin.register(BaselineRun)
+class BaselineRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "search", "name", "status", "created", "finished")
+    list_filter = ("name", "status")
+    raw_id_fields = ("search",)
+
+
+@admin.register(SuiteRun)
+class SuiteRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "owner", "status", "created", "finished")
+    list_filter = ("status",)

@@ -97,7 +97,8 @@ class SearchForm(forms.Form):
         raw = {k: data.get(k) for k in CONFIG_FIELDS if k in self.fields}
         raw["ops"] = list(data.get("ops") or [])
         raw["kernels"] = [int(k) for k in data.get("kernels") or []]
-        raw["stem"] = data.get("stem") or None
+        # blank: the dataset's own default (derived Tiny-ImageNet upscales: "imagenet")
+        raw["stem"] = data.get("stem") or getattr(data.get("dataset"), "stem", "") or None
         try:
             return SearchConfig.from_dict(raw).to_dict()
         except (ValueError, TypeError) as exc:

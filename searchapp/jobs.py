@@ -6,16 +6,19 @@ worker's parent process never touches CUDA before RQ forks a job.
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import time
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from . import broadcast
+from .lease import Lease
 from .models import Candidate, Search
 from .serializers import best_json, candidate_json, search_json
 from .storage import media_path, search_dir
@@ -90,20 +93,64 @@ def cancel_job(search: Search) -> None:
 
 
 def run_search_job(search_id: int) -> dict:
-    """Run (or resume) one search; every event is saved, numbered and broadcast."""
+    """Run (or resume) one search; every event is saved, numbered and broadcast.
+
+    Only the job named in `search.rq_job_id` may run the search, and only while it holds the
+    search's lease, so a search queued twice (or re-queued by the reconciler while an old job
+    still lives) runs once. The others return {"status": "skipped"} without touching it.
+    """
+    from rq import get_current_job
+
+    job = get_current_job()
+    job_id = job.id if job is not None else None  # None: called directly (tests, commands)
     search = Search.objects.select_related("dataset").get(pk=search_id)
-    if search.cancel_requested and search.status in (Search.QUEUED, Search.CANCELLED):
+    if job_id is not None and search.rq_job_id and search.rq_job_id != job_id:
+        log.info("search %s: job %s superseded by %s", search_id, job_id, search.rq_job_id)
+        return {"status": "skipped", "reason": f"superseded by job {search.rq_job_id}"}
+    if search.status not in Search.ACTIVE:
+        return {"status": "skipped", "reason": f"search is already {search.status}"}
+    if search.cancel_requested and search.status == Search.QUEUED:
         _finish(search_id, Search.CANCELLED)
         return {"status": Search.CANCELLED}
+    lease = Lease(_redis(), search_id, job_id)
+    if not lease.acquire():
+        return {"status": "skipped", "reason": "another job is running this search"}
     try:
-        return _run(search)
+        return _run(search, lease)
     except Exception as exc:
+        if lease.lost:
+            return {"status": "skipped", "reason": "another job took the search over"}
         log.exception("search %s failed", search_id)
-        fail_search(search_id, f"{type(exc).__name__}: {exc}")
+        search.candidates.filter(status=Candidate.RUNNING).delete()  # never finished
+        fail_search(search_id, failure_reason(exc))
         raise
+    finally:
+        lease.release()
 
 
-def _run(search: Search) -> dict:
+def _redis():
+    import django_rq
+
+    return django_rq.get_connection(QUEUE)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A message a user can act on, for the search page."""
+    from rq.timeouts import JobTimeoutException
+
+    if isinstance(exc, JobTimeoutException):
+        return (
+            f"timed out: the search ran longer than its job timeout ({exc}); "
+            "raise SEARCH_JOB_TIMEOUT to give searches more time. Finished candidates are kept."
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        name = Path(str(exc.filename or "")).name.lstrip(".").removesuffix(".tmp")
+        where = f" while writing {name}" if name else ""
+        return f"disk full{where}: {exc.strerror or exc}. Free space and start a new search."
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _run(search: Search, lease: Lease) -> dict:
     from searchapp.nas.data import load_npz
     from searchapp.nas.export import write_outputs
     from searchapp.nas.search import SearchConfig, run_search
@@ -128,9 +175,11 @@ def _run(search: Search) -> dict:
         config,
         on_event=EventRecorder(search.pk),
         records=records,
-        should_stop=CancelFlag(search.pk),
+        should_stop=CancelFlag(search.pk, lease),
         work_dir=str(work_dir),
     )
+    if lease.lost:  # another job runs the search now; leave everything to it
+        return {"status": "skipped", "reason": "another job took the search over"}
     # A candidate interrupted by Cancel never finished; it is not part of the result.
     search.candidates.filter(status=Candidate.RUNNING).delete()
     outputs = {}
@@ -176,14 +225,18 @@ def _finish(search_id: int, status: str, outputs=None, best_index=None, error: s
 
 
 class CancelFlag:
-    """should_stop(): true once someone pressed Cancel (read from the DB, throttled)."""
+    """should_stop(): true once someone pressed Cancel (read from the DB, throttled), or once
+    another job has taken the search's lease."""
 
-    def __init__(self, search_id: int):
+    def __init__(self, search_id: int, lease: Lease | None = None):
         self.search_id = search_id
+        self.lease = lease
         self.checked = 0.0
         self.value = False
 
     def __call__(self, *args, **kwargs) -> bool:
+        if self.lease is not None and self.lease.lost:
+            return True
         now = time.monotonic()
         if not self.value and now - self.checked >= CANCEL_POLL_SECONDS:
             self.checked = now

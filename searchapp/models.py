@@ -23,6 +23,13 @@ class Dataset(models.Model):
     npz_path = models.CharField(max_length=500, blank=True)  # relative to MEDIA_ROOT
     rejected = models.JSONField(default=list)  # [[path, reason], ...]
     created = models.DateTimeField(auto_now_add=True)
+    # Derived datasets: {"kind": "cifar10"|"tinyimagenet", "classes": [...as asked...]}
+    derived = models.JSONField(default=dict, blank=True)
+    # The name of the paper's suite entry (searchapp.nas.derived.SUITE) this dataset is, if any.
+    suite = models.CharField(max_length=100, blank=True, db_index=True)
+    # The stem searches on it default to; "imagenet" upscales to 224 when training (the data
+    # itself is stored once at its native size). Blank: chosen from the image size.
+    stem = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -147,3 +154,67 @@ class Candidate(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status != self.RUNNING
+
+
+class SuiteRun(models.Model):
+    """One "create the paper's suite" action: a job that derives every missing suite entry."""
+
+    QUEUED, RUNNING, FINISHED, FAILED = "queued", "running", "finished", "failed"
+    STATUS_CHOICES = [(s, s) for s in (QUEUED, RUNNING, FINISHED, FAILED)]
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=QUEUED)
+    # One row per suite entry: {"name", "status": created|exists|skipped|failed, "dataset",
+    # "message", "seconds"}
+    log = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    rq_job_id = models.CharField(max_length=100, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"suite run {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.QUEUED, self.RUNNING)
+
+
+class BaselineRun(models.Model):
+    """MobileNetV2 or EfficientNet-B0 trained on a search's dataset with the search's recipe."""
+
+    QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
+        "queued",
+        "running",
+        "finished",
+        "failed",
+        "cancelled",
+    )
+    STATUS_CHOICES = [(s, s) for s in (QUEUED, RUNNING, FINISHED, FAILED, CANCELLED)]
+    ACTIVE = (QUEUED, RUNNING)
+
+    search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="baselines")
+    name = models.CharField(max_length=32)  # a key of searchapp.nas.baselines.BASELINES
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=QUEUED)
+    metrics = models.JSONField(default=dict, blank=True)  # train_baseline()'s dict
+    progress = models.JSONField(default=dict, blank=True)  # last epoch report
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    rq_job_id = models.CharField(max_length=100, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["search", "name", "-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} for search {self.search_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import zipfile
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
+from .limits import LimitError, check_zip
 from .models import Dataset, Upload
 from .storage import create_dataset_from_imagedata, safe_relative_path, upload_dir
 
@@ -114,6 +117,10 @@ def dataset_from_zip(owner, name: str, uploaded) -> Dataset:
         with open(path, "wb") as out:
             for chunk in uploaded.chunks():
                 out.write(chunk)
+        try:
+            check_zip(path)  # the central directory only: nothing is unpacked yet
+        except LimitError as exc:
+            raise UploadError(str(exc)) from exc
         data = _load(path)
         label = Path(getattr(uploaded, "name", "") or "upload.zip").name
         return create_dataset_from_imagedata(owner, name or Path(label).stem, data, source=label)
@@ -127,6 +134,9 @@ def _load(path: Path):
         return load_dataset(path, strict=False)
     except DataError as exc:
         raise UploadError(_without_local_path(str(exc), path)) from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        # a zip entry that lies about its size or checksum fails while it is read
+        raise UploadError(f"corrupt archive: {_without_local_path(str(exc), path)}") from exc
 
 
 def _without_local_path(message: str, path: Path) -> str:

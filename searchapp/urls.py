@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views
+from . import views, views_suite
 
 urlpatterns = [
     path("", views.home, name="searchapp-home"),
@@ -21,4 +21,26 @@ urlpatterns = [
         views.search_download,
         name="searchapp-download",
     ),
+    # derived datasets, the paper's suite, baselines and the report (views_suite.py)
+    path("datasets/derive/", views_suite.derive_new, name="searchapp-derive"),
+    path("suite/", views_suite.suite, name="searchapp-suite"),
+    path("suite/create/", views_suite.suite_create, name="searchapp-suite-create"),
+    path(
+        "searches/<int:pk>/baselines/",
+        views_suite.search_baselines,
+        name="searchapp-search-baselines",
+    ),
+    path(
+        "searches/<int:pk>/baselines/cancel/",
+        views_suite.search_baselines_cancel,
+        name="searchapp-search-baselines-cancel",
+    ),
+    path(
+        "searches/<int:pk>/baselines/status/",
+        views_suite.search_baselines_status,
+        name="searchapp-search-baselines-status",
+    ),
+    path("report/", views_suite.report_page, name="searchapp-report"),
+    path("report/csv/", views_suite.report_csv, name="searchapp-report-csv"),
+    path("report/json/", views_suite.report_json, name="searchapp-report-json"),
 ]

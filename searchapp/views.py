@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import jobs
+from .baseline_jobs import baseline_rows
 from .forms import SearchForm, config_from_form
 from .models import Dataset, Search
 from .serializers import best_json, snapshot
@@ -139,7 +140,9 @@ def search_detail(request, pk: int):
         "candidates": snap["candidates"],
         "best": best_json(search),
         "downloads": snap["search"]["downloads"],
+        "baselines": baseline_rows(search),
     }
+    ctx["baselines_active"] = any(b["active"] for b in ctx["baselines"])
     return render(request, "searchapp/search_detail.html", ctx)
 
 

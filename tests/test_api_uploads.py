@@ -114,7 +114,7 @@ def test_it_refuses_requests_over_the_size_limit(alice_client, settings):
     upload = _start(alice_client)
     files = [SimpleUploadedFile("big.png", b"x" * 2000)]
     r = _send(alice_client, upload, files, ["c/big.png"])
-    assert r.status_code == 400
+    assert r.status_code == 413  # searchapp.limits: refused before the body is parsed
     assert "larger than" in r.json()["error"]
 
 

@@ -75,6 +75,11 @@ def test_the_url_list_covers_the_app():
         "api-search-weights",
         "searchapp-dataset-thumb",
         "api-upload-files",
+        "searchapp-derive",
+        "searchapp-suite-create",
+        "searchapp-search-baselines",
+        "searchapp-search-baselines-status",
+        "searchapp-report-csv",
     } <= names
 
 
@@ -87,7 +92,7 @@ def test_another_user_gets_404_everywhere(bob_client, objects):
         r = _call(bob_client, url)
         assert r.status_code == 404, (url, r.status_code)
         checked += 1
-    assert checked == 11
+    assert checked == 14
 
 
 def test_the_owner_gets_through_everywhere(client, alice, objects):

@@ -274,6 +274,16 @@
     }
   }
 
+  // A lost group membership (a Redis restart) shows no gap: ask now and then whether we are
+  // behind; the server answers with a snapshot if so, else with a pong.
+  const PING_MS = 20000;
+  setInterval(() => {
+    if (!ACTIVE.includes(state.status)) return;
+    if (state.socket && state.socket.readyState === WebSocket.OPEN) {
+      state.socket.send(JSON.stringify({ type: "ping", seq: state.lastSeq }));
+    }
+  }, PING_MS);
+
   // ---------------------------------------------------------------- socket with backoff
 
   function connect() {

@@ -1,0 +1,95 @@
+"""One live runner per search: a lease in Redis that the running job keeps renewing.
+
+The job takes `mininas:search:<id>:lease` with SET NX and a TTL, and a daemon thread renews
+it every third of SEARCH_LEASE_SECONDS. A job killed with -9 stops renewing, so the lease
+expires and the reconciler may queue the search again. After a Redis restart the key is gone;
+the thread takes it again within a renewal period (the reconciler waits for Redis to have been
+up for a whole lease before it judges anyone). If another job holds it, this job has lost the
+search: `lost` turns true and the job stops without finishing the search.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+
+import redis
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+# KEYS[1] the lease; ARGV[1] our value; ARGV[2] ttl in ms. Returns 1 held, 0 lost to another.
+_RENEW = """
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def lease_key(search_id: int) -> str:
+    return f"mininas:search:{search_id}:lease"
+
+
+def holder(connection: redis.Redis, search_id: int) -> str | None:
+    """The job id holding the search's lease, or None."""
+    value = connection.get(lease_key(search_id))
+    return value.decode().split("|", 1)[0] if value else None
+
+
+def release_for_job(connection: redis.Redis, search_id: int, job_id: str) -> bool:
+    """Drop the lease if `job_id` holds it (the worker does this when that job's horse died)."""
+    value = connection.get(lease_key(search_id))
+    if value and value.decode().split("|", 1)[0] == job_id:
+        return bool(connection.eval(_RELEASE, 1, lease_key(search_id), value))
+    return False
+
+
+class Lease:
+    """Held while a job runs a search; `lost` says another runner has taken it."""
+
+    def __init__(self, connection: redis.Redis, search_id: int, job_id: str | None):
+        self.connection = connection
+        self.search_id = search_id
+        self.key = lease_key(search_id)
+        self.value = f"{job_id or 'direct'}|{uuid.uuid4().hex}"
+        self.ttl_ms = max(1000, int(settings.SEARCH_LEASE_SECONDS * 1000))
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> bool:
+        """Take the lease and start renewing it; False if another runner holds it."""
+        if not self.connection.set(self.key, self.value, nx=True, px=self.ttl_ms):
+            return False
+        self._thread = threading.Thread(
+            target=self._renew_forever, name=f"lease-{self.search_id}", daemon=True
+        )
+        self._thread.start()
+        return True
+
+    def _renew_forever(self) -> None:
+        while not self._stop.wait(self.ttl_ms / 3000):
+            try:
+                held = self.connection.eval(_RENEW, 1, self.key, self.value, self.ttl_ms)
+            except redis.RedisError as exc:  # Redis restarting: keep training, try again
+                log.warning("could not renew the lease of search %s: %s", self.search_id, exc)
+                continue
+            if not held:
+                log.error("search %s: another job took over; stopping", self.search_id)
+                self.lost = True
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            self.connection.eval(_RELEASE, 1, self.key, self.value)
+        except redis.RedisError as exc:  # it expires on its own
+            log.warning("could not release the lease of search %s: %s", self.search_id, exc)

@@ -1,0 +1,116 @@
+"""Find searches that no live job is running, and queue them again (they resume, not restart).
+
+A search marked queued or running is alive when its lease is held (a job is running it), or
+when its RQ job is waiting in the queue, or started less than a lease ago (it is about to take
+the lease). Anything else is an orphan: its worker or work-horse died, or Redis lost the job.
+Orphans get a new job id in one conditional UPDATE (so two reconcilers cannot both win) and
+are enqueued; the engine replays the candidates already in the database.
+
+Bounds: a killed work-horse is noticed by its worker at once (searchapp.worker drops its lease);
+a worker killed outright loses its lease after SEARCH_LEASE_SECONDS; an idle worker reconciles
+every RECONCILE_SECONDS. So a search is running again within about
+SEARCH_LEASE_SECONDS + RECONCILE_SECONDS (20 s by default) of its worker's death, as soon
+as a worker is free.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import broadcast
+from .lease import holder
+from .models import Search
+
+log = logging.getLogger(__name__)
+
+WAITING = ("queued", "deferred", "scheduled", "created")
+
+
+def job_is_alive(connection, search: Search) -> bool:
+    """Whether a job is running this search or will run it."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    if holder(connection, search.pk):
+        return True
+    grace = timedelta(seconds=settings.SEARCH_LEASE_SECONDS)
+    if search.status == Search.QUEUED and search.created > timezone.now() - grace:
+        return True  # just created: enqueued on commit, a moment from now
+    if not search.rq_job_id:
+        return False
+    try:
+        job = Job.fetch(search.rq_job_id, connection=connection)
+        status = job.get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    if status in WAITING:
+        return True
+    if status == "started" and job.started_at is not None:
+        started = job.started_at
+        if timezone.is_naive(started):
+            started = started.replace(tzinfo=UTC)
+        return started > timezone.now() - grace
+    return False
+
+
+def redis_uptime(connection) -> float:
+    return float(connection.info("server").get("uptime_in_seconds", 0))
+
+
+def reconcile(connection=None) -> list[int]:
+    """Queue again every active search that no live job runs; returns their ids."""
+    from .jobs import QUEUE
+
+    if connection is None:
+        import django_rq
+
+        connection = django_rq.get_connection(QUEUE)
+    if redis_uptime(connection) < settings.SEARCH_LEASE_SECONDS:
+        return []  # Redis just (re)started: running jobs have not renewed their leases yet
+    requeued = []
+    for search in Search.objects.filter(status__in=Search.ACTIVE).order_by("pk"):
+        if job_is_alive(connection, search):
+            continue
+        if requeue(search, connection):
+            requeued.append(search.pk)
+    return requeued
+
+
+def requeue(search: Search, connection) -> bool:
+    """Give the orphan a new job id (if nobody else did meanwhile) and enqueue it."""
+    import django_rq
+
+    from .jobs import QUEUE, run_search_job
+
+    job_id = f"search-{search.pk}-{uuid.uuid4().hex[:8]}"
+    with transaction.atomic():
+        won = Search.objects.filter(
+            pk=search.pk, rq_job_id=search.rq_job_id, status__in=Search.ACTIVE
+        ).update(rq_job_id=job_id, status=Search.QUEUED)
+    if not won:
+        return False
+    log.warning(
+        "search %s: job %s is gone; queued again as %s", search.pk, search.rq_job_id, job_id
+    )
+
+    def apply(s: Search) -> dict:
+        s.progress = {}
+        s.save(update_fields=["progress"])
+        return {"status": s.status, "reason": "the worker stopped; the search resumes"}
+
+    broadcast.record(search.pk, "search.requeued", apply)
+    django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
+        run_search_job,
+        search.pk,
+        job_id=job_id,
+        job_timeout=settings.SEARCH_JOB_TIMEOUT,
+        result_ttl=7 * 24 * 3600,
+        failure_ttl=30 * 24 * 3600,
+    )
+    return True

@@ -1,0 +1,76 @@
+"""The suite page and its "Create the paper's suite" action."""
+
+import django_rq
+import pytest
+from rq.worker import SimpleWorker
+
+from searchapp.models import Dataset, Search, SuiteRun
+from tests.derive_fixtures import place_cifar
+
+
+@pytest.fixture
+def sources(settings, tmp_path):
+    settings.DERIVED_SOURCES_DIR = tmp_path / "sources"
+    settings.RQ_QUEUES = {**settings.RQ_QUEUES, "default": settings.RQ_QUEUES["gpu"]}
+    return tmp_path / "sources"
+
+
+def test_the_page_lists_the_31_datasets_with_their_statistics(alice_client, sources):
+    r = alice_client.get("/suite/")
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert html.count("<tr data-suite=") == 31
+    assert "0 of 31 datasets created" in html
+    assert "Tiny-ImageNet vehicles" in html and "7,500" in html  # 15 x 500 train
+    assert "10,000" in html and "2,000" in html  # a CIFAR-10 pair
+    assert "cifar-10-python.tar.gz" in html  # what to place where
+
+
+def test_creating_the_suite_skips_a_missing_source_and_reports_it(
+    alice_client, alice, sources, django_capture_on_commit_callbacks
+):
+    place_cifar(sources)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = alice_client.post("/suite/create/")
+    assert r.status_code == 302 and r["Location"] == "/suite/"
+    page = alice_client.get("/suite/").content.decode()
+    assert "Tiny-ImageNet datasets are skipped" in page and "tiny-imagenet-200.zip" in page
+    assert 'id="suite-create" disabled' in page  # queued: no second click
+    assert 'http-equiv="refresh"' in page  # reloads until done
+
+    queue = django_rq.get_queue("default")
+    assert SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    run = SuiteRun.objects.get()
+    assert run.status == "finished"
+
+    pair = Dataset.objects.get(suite="airplane, auto")
+    Search.objects.create(owner=alice, dataset=pair, settings={})
+    html = alice_client.get("/suite/").content.decode()
+    assert "21 of 31 datasets created" in html
+    assert "21 created, 10 skipped" in html
+    assert f'href="/datasets/{pair.pk}/"' in html
+    assert f'href="/searches/{pair.searches.get().pk}/"' in html
+    assert "Tiny-ImageNet vehicles: skipped" in html
+    assert 'http-equiv="refresh"' not in html
+
+
+def test_without_any_archive_nothing_is_queued(alice_client, sources):
+    r = alice_client.post("/suite/create/", follow=True)
+    assert "No source archive found" in r.content.decode()
+    assert not SuiteRun.objects.exists()
+    assert django_rq.get_queue("default").count == 0
+
+
+def test_a_second_click_while_running_does_not_queue_again(alice_client, alice, sources):
+    place_cifar(sources)
+    SuiteRun.objects.create(owner=alice, status="running")
+    r = alice_client.post("/suite/create/", follow=True)
+    assert "already being created" in r.content.decode()
+    assert SuiteRun.objects.count() == 1
+
+
+def test_another_users_suite_is_not_shown(alice_client, bob_client, alice, sources, dataset):
+    dataset.suite = "airplane, auto"
+    dataset.save()
+    assert "1 of 31 datasets created" in alice_client.get("/suite/").content.decode()
+    assert "0 of 31 datasets created" in bob_client.get("/suite/").content.decode()
