@@ -145,50 +145,72 @@ class Socket:
 
 
 class Viewer:
-    """One open search page."""
+    """One open search page: reconnects on close with backoff, as search.js does."""
 
-    def __init__(self, n: int):
+    RETRIES = 8
+
+    def __init__(self, n: int, open_socket):
         self.n = n
+        self.open_socket = open_socket
+        self.socket: Socket | None = None
         self.last_seq = -1
         self.first_seq: int | None = None
         self.live: list[int] = []
         self.latencies: list[float] = []
         self.resyncs = 0
+        self.reconnects = 0
         self.done = asyncio.Event()
+        self.connected = asyncio.Event()
         self.error = ""
 
-    async def run(self, socket: Socket, connected: asyncio.Event) -> None:
+    async def run(self) -> None:
         try:
-            while True:
-                text = await socket.recv()
-                if text is None:
-                    self.error = self.error or "closed by the server"
+            for attempt in range(self.RETRIES + 1):
+                if attempt:
+                    self.reconnects += 1
+                    await asyncio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+                try:
+                    self.socket = await asyncio.wait_for(self.open_socket(), 30)
+                    await self._read(self.socket)
+                except (asyncio.IncompleteReadError, ConnectionError, OSError, TimeoutError) as exc:
+                    self.error = f"{type(exc).__name__}: {exc}"
+                finally:
+                    if self.socket is not None:
+                        self.socket.close()
+                if self.done.is_set():
                     return
-                now = time.time()
-                msg = json.loads(text)
-                if msg["type"] == "snapshot":
-                    self.last_seq = msg["seq"]
-                    if self.first_seq is None:
-                        self.first_seq = msg["seq"]
-                        connected.set()
-                    if msg["search"]["status"] not in ("queued", "running"):
-                        self.done.set()
-                    continue
-                if msg["type"] == "pong" or msg.get("seq", 0) <= self.last_seq:
-                    continue
-                self.latencies.append(now - msg["ts"])
-                if msg["seq"] > self.last_seq + 1:
-                    self.resyncs += 1
-                    await socket.send_json({"type": "resync"})
-                    continue
-                self.last_seq = msg["seq"]
-                self.live.append(msg["seq"])
-                if msg["type"] == "search.finished":
-                    self.done.set()
-        except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.done.set()
+
+    async def _read(self, socket: Socket) -> None:
+        while True:
+            text = await socket.recv()
+            if text is None:
+                self.error = "closed by the server"
+                return
+            now = time.time()
+            msg = json.loads(text)
+            if msg["type"] == "snapshot":
+                self.last_seq = msg["seq"]
+                if self.first_seq is None:
+                    self.first_seq = msg["seq"]
+                self.connected.set()
+                if msg["search"]["status"] not in ("queued", "running"):
+                    self.done.set()
+                    return
+                continue
+            if msg["type"] == "pong" or msg.get("seq", 0) <= self.last_seq:
+                continue
+            self.latencies.append(now - msg["ts"])
+            if msg["seq"] > self.last_seq + 1:
+                self.resyncs += 1
+                await socket.send_json({"type": "resync"})
+                continue
+            self.last_seq = msg["seq"]
+            self.live.append(msg["seq"])
+            if msg["type"] == "search.finished":
+                self.done.set()
+                return
 
 
 # ----------------------------------------------------------------------------- the run
@@ -221,18 +243,17 @@ async def watch(stack: Stack, search_id: int, session: str, clients: int, timeou
     host, port = "127.0.0.1", stack.port
     headers = {"Origin": f"http://{host}:{port}", "Cookie": f"sessionid={session}"}
     daphne = stack.children["daphne"].pid
-    viewers = [Viewer(i) for i in range(clients)]
-    sockets, tasks = [], []
+
+    def open_socket():
+        return Socket.open(host, port, f"/ws/searches/{search_id}/", headers)
+
+    viewers = [Viewer(i, open_socket) for i in range(clients)]
     rss_before = rss_mib(daphne)
     t0 = time.monotonic()
-    for v in viewers:  # connect in small waves, as page loads would arrive
-        sock = await asyncio.wait_for(
-            Socket.open(host, port, f"/ws/searches/{search_id}/", headers), 30
-        )
-        connected = asyncio.Event()
-        sockets.append(sock)
-        tasks.append(asyncio.create_task(v.run(sock, connected)))
-        await asyncio.wait_for(connected.wait(), 30)
+    tasks = []
+    for v in viewers:  # one after another, as page loads would arrive
+        tasks.append(asyncio.create_task(v.run()))
+        await asyncio.wait_for(v.connected.wait(), 60)
     connect_s = time.monotonic() - t0
     say(f"{clients} viewers connected in {connect_s:.1f}s; queueing the search")
     rss_connected = rss_mib(daphne)
@@ -243,10 +264,9 @@ async def watch(stack: Stack, search_id: int, session: str, clients: int, timeou
     while not all(v.done.is_set() for v in viewers) and time.monotonic() < deadline:
         peak = max(peak, rss_mib(daphne))
         await asyncio.sleep(0.5)
-    for s in sockets:
-        s.close()
     for t in tasks:
         t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     out = stack.manage("shell", "-c", FINAL.replace("PK", str(search_id)))
     final = json.loads(out.strip().splitlines()[-1])
 
@@ -270,6 +290,7 @@ async def watch(stack: Stack, search_id: int, session: str, clients: int, timeou
         "sent": sent,
         "delivered_live_ratio": round(delivered / sent, 4) if sent else None,
         "resyncs": sum(v.resyncs for v in viewers),
+        "reconnects": sum(v.reconnects for v in viewers),
         "clients_in_step_after_resync": in_step,
         "delivery_after_resync": round(in_step / clients, 4),
         "client_errors": sorted({v.error for v in viewers if v.error})[:5],

@@ -162,7 +162,14 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # A slow client loses messages past capacity; it resyncs from a snapshot (seq gap).
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 60},
+        # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
+        # channels_redis blocks in BZPOPMIN: a busy server then drops sockets ("Timeout
+        # reading"). Reads may take longer than the block; a dead Redis still fails fast.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "capacity": 500,
+            "expiry": 60,
+        },
     }
 }
 
