@@ -122,6 +122,17 @@ def test_an_empty_class_is_refused(tmp_path):
         load_dataset(root, strict=False)
 
 
+def test_an_empty_class_folder_inside_a_zip_is_refused(tmp_path):
+    zpath = tmp_path / "d.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for i in range(3):
+            z.writestr(f"set/cat/{i}.png", _png_bytes())
+            z.writestr(f"set/dog/{i}.png", _png_bytes())
+        z.writestr("set/bird/", b"")
+    with pytest.raises(DataError, match="bird"):
+        load_dataset(zpath)
+
+
 def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):
     root = write_folder(tmp_path / "d", make_data(n_train=4, n_test=2))
     Image.new("L", (6000, 6000)).save(root / "train" / "cat" / "bomb.png", optimize=True)

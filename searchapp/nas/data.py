@@ -234,9 +234,10 @@ def _zip_files(path: Path) -> _Files:
     infos = zf.infolist()
     if len(infos) > MAX_ZIP_ENTRIES:
         raise DataError(f"{path}: {len(infos)} entries is more than {MAX_ZIP_ENTRIES}")
-    total, names, by_name = 0, [], {}
+    total, names, by_name, dirs = 0, [], {}, []
     for info in infos:
         if info.is_dir():
+            dirs.append(info.filename.replace("\\", "/").rstrip("/"))
             continue
         name = info.filename.replace("\\", "/")
         parts = PurePosixPath(name).parts
@@ -262,7 +263,7 @@ def _zip_files(path: Path) -> _Files:
             data = f.read(MAX_IMAGE_BYTES + 1)
         return data
 
-    return _Files(sorted(names), read)
+    return _Files(sorted(names), read, dirs)
 
 
 def _strip_common_root(names: list[str]) -> tuple[list[str], str]:
