@@ -5,9 +5,11 @@ register = template.Library()
 
 @register.filter
 def seconds(value) -> str:
-    """12.3 -> '12s', 754 -> '12m 34s', 7260 -> '2h 01m'."""
+    """4.26 -> '4.3s', 12.3 -> '12s', 754 -> '12m 34s', 7260 -> '2h 01m'."""
     if value is None or value == "":
         return "–"
+    if float(value) < 10:
+        return f"{float(value):.1f}s"
     s = int(round(float(value)))
     if s < 60:
         return f"{s}s"

@@ -27,6 +27,7 @@
   const fmtPct = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(2) + "%");
   function fmtSeconds(v) {
     if (v === null || v === undefined) return "–";
+    if (v < 10) return Number(v).toFixed(1) + "s";
     const s = Math.round(v);
     if (s < 60) return s + "s";
     if (s < 3600) return Math.floor(s / 60) + "m " + String(s % 60).padStart(2, "0") + "s";
@@ -156,6 +157,7 @@
   function showProgress(p, active) {
     const text = $("epoch-text");
     const bar = $("epoch-bar");
+    $("epoch-progress").hidden = !active;
     if (!active) {
       text.textContent = "–";
       bar.value = 0;
