@@ -8,6 +8,9 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+# The life of anything a worker runs (a search, a baseline run).
+JOB_STATUSES = ("queued", "running", "finished", "failed", "cancelled")
+
 
 class Dataset(models.Model):
     """Images packed into one .npz (uint8 arrays per split) under MEDIA_ROOT/datasets/<id>/."""
@@ -61,14 +64,8 @@ class Upload(models.Model):
 
 
 class Search(models.Model):
-    QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
-        "queued",
-        "running",
-        "finished",
-        "failed",
-        "cancelled",
-    )
-    STATUS_CHOICES = [(s, s) for s in (QUEUED, RUNNING, FINISHED, FAILED, CANCELLED)]
+    QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = JOB_STATUSES
+    STATUS_CHOICES = [(s, s) for s in JOB_STATUSES]
     ACTIVE = (QUEUED, RUNNING)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
@@ -187,14 +184,8 @@ class SuiteRun(models.Model):
 class BaselineRun(models.Model):
     """MobileNetV2 or EfficientNet-B0 trained on a search's dataset with the search's recipe."""
 
-    QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
-        "queued",
-        "running",
-        "finished",
-        "failed",
-        "cancelled",
-    )
-    STATUS_CHOICES = [(s, s) for s in (QUEUED, RUNNING, FINISHED, FAILED, CANCELLED)]
+    QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = JOB_STATUSES
+    STATUS_CHOICES = [(s, s) for s in JOB_STATUSES]
     ACTIVE = (QUEUED, RUNNING)
 
     search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="baselines")

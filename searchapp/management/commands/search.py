@@ -3,26 +3,12 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from searchapp import jobs
-from searchapp.forms import search_form_from_dict
+from searchapp.forms import CONFIG_FIELDS, search_form_from_dict
 from searchapp.models import Dataset, Search
 from searchapp.views import create_search
 
-OPTIONS = (
-    "min_depth",
-    "max_depth",
-    "min_width",
-    "max_width",
-    "width_step",
-    "l_gain",
-    "l_drop",
-    "c_drop",
-    "target_acc",
-    "recipe",
-    "epochs",
-    "seed",
-    "device",
-    "stem",
-)
+# The list-valued settings (ops, kernels) arrive as comma lists and are parsed below.
+OPTIONS = tuple(k for k in CONFIG_FIELDS if k not in ("ops", "kernels"))
 
 
 class Command(BaseCommand):
