@@ -5,7 +5,7 @@ and the dataset page opens.
     python bench/upload_browser.py [FOLDER]   # default: ../shared/data/tinyimagenet-volleyball-basketball
 
 Starts its own stack (Redis, daphne, an RQ worker, a SQLite file in a temporary folder) with
-tests/live_stack.py and prints one JSON object. The issue's target is <= 30 s for that folder.
+tests/live/live_stack.py and prints one JSON object. The issue's target is <= 30 s for that folder.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live_stack import create_user, launch_chromium, live_stack, sign_in  # noqa: E402
+from tests.live.live_stack import create_user, launch_chromium, live_stack, sign_in  # noqa: E402
 
 DEFAULT_FOLDER = ROOT.parent / "shared" / "data" / "tinyimagenet-volleyball-basketball"
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .config import RECIPES, Cancelled
 from .space import KERNELS, OPS, Arch, SearchSpace, count_macs, count_params, default_stem
-from .train import RECIPES, Cancelled
 
 PHASES = ("depth", "width", "op", "kernel")
 

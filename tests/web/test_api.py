@@ -5,7 +5,7 @@ from django.test import Client
 
 from searchapp.models import Candidate, Search
 from searchapp.storage import search_dir
-from tests.conftest import TINY_SEARCH
+from tests.builders import TINY_SEARCH
 
 
 def _basic(username, password):

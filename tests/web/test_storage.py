@@ -9,7 +9,7 @@ from searchapp.storage import (
     safe_relative_path,
     thumbnails,
 )
-from tests.conftest import make_imagedata
+from tests.builders import make_imagedata
 
 
 @pytest.mark.parametrize(

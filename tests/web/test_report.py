@@ -71,7 +71,7 @@ def test_the_latest_finished_search_per_dataset_is_chosen(alice, bob, dataset, s
 
 def test_the_suite_filter_and_explicit_ids(alice, dataset):
     from searchapp.storage import create_dataset_from_imagedata
-    from tests.conftest import make_imagedata
+    from tests.builders import make_imagedata
 
     other = create_dataset_from_imagedata(alice, "other", make_imagedata(), source="generated")
     other.suite = "CIFAR-10"

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from searchapp.models import Dataset, Search
-from tests.conftest import make_image_folder, make_zip
+from tests.builders import make_image_folder, make_zip
 
 
 def test_import_dataset_packs_a_folder(alice, tmp_path, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.nas_fixtures import make_data, write_folder
+from tests.builders import make_data, write_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [

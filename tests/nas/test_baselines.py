@@ -13,7 +13,7 @@ from searchapp.nas.baselines import (
     train_baseline,
 )
 from searchapp.nas.train import Cancelled, get_recipe
-from tests.nas_fixtures import make_data
+from tests.builders import make_data
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from searchapp.models import Dataset, Upload
 from searchapp.storage import dataset_dir, upload_dir
-from tests.conftest import class_image, make_image_folder, make_zip, png_bytes
+from tests.builders import class_image, make_image_folder, make_zip, png_bytes
 
 
 def _files(folder, base):

@@ -6,7 +6,7 @@ import pytest
 
 from searchapp.nas.search import Search, SearchConfig, run_search
 from searchapp.nas.space import Arch
-from tests.nas_fixtures import make_data
+from tests.builders import make_data
 
 # Depth phase at width 64 (all sep, k3):
 #   3 -> 80.0 initial; 4 -> 81.0 (+1.0 >= 0.5: accept); 5 -> 81.3 (+0.3: within, keep growing);

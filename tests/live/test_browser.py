@@ -2,7 +2,7 @@
 download the weights.
 
 The stack (Redis, daphne, an RQ worker, a SQLite file) runs in subprocesses of its own
-(tests/live_stack.py); this process only drives the browser and reads the database file to time
+(tests/live/live_stack.py); this process only drives the browser and reads the database file to time
 each candidate's save. It also prints how long each finished candidate took to show up in the
 page (p50/p95) and saves a screenshot to var/screenshots/search.png.
 """
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.live_stack import (
+from tests.live.live_stack import (
     CHROMIUM,
     create_user,
     launch_chromium,

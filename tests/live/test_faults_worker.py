@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from searchapp.redis_server import RedisServer, free_port
-from tests.conftest import TINY_SEARCH
-from tests.fault_stack import FaultStack
+from tests.builders import TINY_SEARCH
+from tests.live.fault_stack import FaultStack
 
 CONFIG = {**TINY_SEARCH, "epochs": 3}
 COMPARED = ("index", "key", "phase", "train_acc", "test_acc", "loss_curve", "test_curve",

@@ -9,7 +9,7 @@ from searchapp.nas import train as train_mod
 from searchapp.nas.augment import Augment, channel_stats, random_crop, random_flip
 from searchapp.nas.space import Arch
 from searchapp.nas.train import Cancelled, get_recipe, train_candidate
-from tests.nas_fixtures import make_data
+from tests.builders import make_data
 
 ARCH = Arch.initial(3, 8)
 

@@ -17,7 +17,7 @@ from django.test import Client
 from PIL import Image
 
 from searchapp.models import Dataset, Search, Upload
-from tests.conftest import class_image, png_bytes
+from tests.builders import class_image, png_bytes
 
 pytestmark = pytest.mark.django_db
 

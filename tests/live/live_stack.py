@@ -1,7 +1,7 @@
 """The real stack in subprocesses, for browser checks: Redis, daphne, one RQ worker, and a SQLite
 file of its own, plus the Chromium helpers that drive it.
 
-Used by tests/test_browser.py and bench/upload_browser.py. Nothing here touches the ORM in this
+Used by tests/live/test_browser.py and bench/upload_browser.py. Nothing here touches the ORM in this
 process, so pytest-django's test database is never involved.
 """
 

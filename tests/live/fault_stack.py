@@ -23,7 +23,7 @@ SETUP = """
 import json
 from django.contrib.auth import get_user_model
 from searchapp.storage import create_dataset_from_imagedata
-from tests.conftest import make_imagedata
+from tests.builders import make_imagedata
 u = get_user_model().objects.create_user("alice", password="alice-password")
 ds = create_dataset_from_imagedata(u, "pets", make_imagedata(per_class={per_class}), "generated")
 print(json.dumps({{"dataset": ds.pk}}))

@@ -8,7 +8,7 @@ import torch
 
 from searchapp.nas.export import load_checkpoint, write_outputs
 from searchapp.nas.search import SearchConfig, run_search
-from tests.nas_fixtures import make_data
+from tests.builders import make_data
 
 TINY = dict(
     min_depth=3,

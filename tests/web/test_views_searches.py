@@ -5,7 +5,7 @@ from django.conf import settings
 
 from searchapp.models import Candidate, Search
 from searchapp.storage import search_dir
-from tests.conftest import TINY_SEARCH
+from tests.builders import TINY_SEARCH
 
 
 def _form(dataset, **changes):
@@ -98,7 +98,7 @@ def test_it_rejects_text_in_number_fields(alice_client, dataset):
 
 def test_it_rejects_another_users_dataset(alice_client, bob):
     from searchapp.storage import create_dataset_from_imagedata
-    from tests.conftest import make_imagedata
+    from tests.builders import make_imagedata
 
     theirs = create_dataset_from_imagedata(bob, "bobs", make_imagedata(), source="x")
     r = alice_client.post("/searches/new/", _form(theirs))

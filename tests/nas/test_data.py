@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from searchapp.nas.data import DataError, load_dataset, load_npz, stratified_split
-from tests.nas_fixtures import make_data, write_folder
+from tests.builders import make_data, write_folder
 
 
 def test_it_reads_a_folder_with_train_and_test(tmp_path):

@@ -1,0 +1,146 @@
+"""Tiny generated image data and settings shared by every test layer.
+
+Tests never read ../shared or data/: every image is generated here with PIL/numpy.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from searchapp.nas.data import ImageData
+
+# Settings for a search that finishes in a few seconds on CPU (16x16 images, 2 classes).
+TINY_SEARCH = {
+    "min_depth": 3,
+    "max_depth": 4,
+    "min_width": 8,
+    "max_width": 16,
+    "width_step": 8,
+    "ops": ["sep", "conv"],
+    "kernels": [3],
+    "epochs": 1,
+    "seed": 0,
+    "device": "cpu",
+    "recipe": "fast",
+}
+
+# ----------------------------------------------------------------------------- images
+
+
+def class_image(label: int, size: int = 16, seed: int = 0) -> np.ndarray:
+    """(size, size, 3) uint8: class 0 bright on the left, class 1 bright on the right, + noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 80, (size, size, 3)).astype(np.uint8)
+    half = size // 2
+    if label % 2:
+        x[:, half:] += 150
+    else:
+        x[:, :half] += 150
+    x[..., label % 3] = np.minimum(255, x[..., label % 3].astype(int) + 20).astype(np.uint8)
+    return x
+
+
+def png_bytes(arr: np.ndarray, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def make_image_folder(
+    root: Path,
+    classes=("cat", "dog"),
+    per_class: int = 20,
+    size: int = 16,
+    split: bool = False,
+    extras: dict[str, bytes] | None = None,
+) -> Path:
+    """Write <class>/<n>.png (or train/<class>/ + test/<class>/ when split) under root."""
+    for c, name in enumerate(classes):
+        for n in range(per_class):
+            sub = ("train" if n % 5 else "test") if split else ""
+            folder = root / sub / name if sub else root / name
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{n:03d}.png").write_bytes(
+                png_bytes(class_image(c, size, seed=c * 1000 + n))
+            )
+    for rel, raw in (extras or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(raw)
+    return root
+
+
+def make_zip(folder: Path, target: Path, prefix: str = "") -> Path:
+    with zipfile.ZipFile(target, "w") as zf:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                zf.write(p, prefix + p.relative_to(folder).as_posix())
+    return target
+
+
+def make_imagedata(classes=("cat", "dog"), per_class: int = 20, size: int = 16):
+    xs, ys = [], []
+    for c in range(len(classes)):
+        for n in range(per_class):
+            xs.append(class_image(c, size, seed=c * 1000 + n))
+            ys.append(c)
+    x, y = np.stack(xs), np.array(ys, dtype=np.int64)
+    test = np.arange(len(y)) % 5 == 0
+    return ImageData(x[~test], y[~test], x[test], y[test], list(classes), source="generated")
+
+
+# ----------------------------------------------------------------------------- engine data
+
+
+def pattern_images(n: int, size: int, label: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, size, size, 3) uint8 images whose class is visible: stripes whose direction is the label."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    period = 4
+    if label % 3 == 0:
+        base = (yy // (period // 2)) % 2
+    elif label % 3 == 1:
+        base = (xx // (period // 2)) % 2
+    else:
+        base = ((xx + yy) // (period // 2)) % 2
+    out = np.empty((n, size, size, 3), np.uint8)
+    for i in range(n):
+        colour = rng.integers(60, 255, size=3)
+        noise = rng.normal(0, 20, size=(size, size, 3))
+        img = base[..., None] * colour[None, None, :] + noise + 20
+        out[i] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
+
+
+def make_data(classes=("cat", "dog"), n_train=24, n_test=8, size=16, seed=0) -> ImageData:
+    rng = np.random.default_rng(seed)
+    xs, ys, xt, yt = [], [], [], []
+    for c in range(len(classes)):
+        xs.append(pattern_images(n_train, size, c, rng))
+        ys += [c] * n_train
+        xt.append(pattern_images(n_test, size, c, rng))
+        yt += [c] * n_test
+    return ImageData(
+        np.concatenate(xs),
+        np.array(ys, np.int64),
+        np.concatenate(xt),
+        np.array(yt, np.int64),
+        list(classes),
+    )
+
+
+def write_folder(root: Path, data: ImageData, split: bool = True, fmt: str = "png") -> Path:
+    """Write data as train/<class>/*.png (+ test/) or, with split=False, as <class>/*.png."""
+    root.mkdir(parents=True, exist_ok=True)
+    parts = [("train", data.x_train, data.y_train)]
+    if split:
+        parts.append(("test", data.x_test, data.y_test))
+    for name, x, y in parts:
+        for i, (img, label) in enumerate(zip(x, y, strict=True)):
+            folder = root / name / data.classes[label] if split else root / data.classes[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(folder / f"{name}_{i:04d}.{fmt}")
+    return root
