@@ -31,5 +31,5 @@ RUN DEBUG=1 python manage.py collectstatic --no-input -v 0 \
 USER mininas
 VOLUME ["/data/media"]
 EXPOSE 8000
-# The worker overrides this: python manage.py rqworker gpu default --worker-class searchapp.worker.Worker
+# The worker overrides this: python manage.py rqworker gpu default --worker-class searchapp.tasks.worker.Worker
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "mininas_web.asgi:application"]

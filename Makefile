@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint install chromium demo-cli bench clean
+.PHONY: run test test-fast lint install chromium demo-cli bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,11 +29,19 @@ chromium:
 run: install
 	$(PY) -m mininas_web.launcher
 
+# Everything: the engine (tests/nas), the web layer (tests/web) and the live services
+# (tests/live: a real Redis, RQ workers, Chromium).
 test: install chromium
 	$(PY) -m pytest -q
 
+# The inner loop: engine and web layers, no live services (about a minute).
+test-fast: install
+	$(PY) -m pytest -q tests/nas tests/web -m "not live"
+
+# ruff, and the architecture contracts in pyproject.toml (import-linter).
 lint: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 # The engine alone on a real dataset that ships with scikit-learn (8x8 digits upscaled to 16 px).
 demo-cli: install

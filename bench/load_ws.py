@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mininas_web.launcher import Stack  # noqa: E402
-from searchapp.redis_server import free_port  # noqa: E402
+from mininas_web.redis_server import free_port  # noqa: E402
 
 SETUP = """
 import json
@@ -54,10 +54,10 @@ print(json.dumps({"search": s.pk, "session": store.session_key}))
 
 ENQUEUE = """
 from django.db import transaction
-from searchapp import jobs
+from searchapp.tasks.search import enqueue_search
 from searchapp.models import Search
 with transaction.atomic():
-    jobs.enqueue_search(Search.objects.get(pk=PK))
+    enqueue_search(Search.objects.get(pk=PK))
 """
 
 FINAL = """

@@ -2,10 +2,11 @@
 
     python -m mininas_web.launcher [--port N] [--host H] [--demo-search]
 
-REDIS_URL, if set, is used instead of starting a Redis; PORT (default 8000, a free one if that is
-taken) and DEMO_PASSWORD (default "mininas-demo") are read from the environment too. Each child
-runs in its own session and logs to var/log/<name>.log. Ctrl-C (or SIGTERM) stops them all; if
-one of them dies, the others are stopped and the launcher exits non-zero.
+REDIS_URL, if set, is used instead of starting a Redis; PORT (default 8000, a free one if that
+is taken) is read from the environment too, and the demo login from the settings (DEMO_USER,
+DEMO_PASSWORD). Each child runs in its own session and logs to var/log/<name>.log. Ctrl-C (or
+SIGTERM) stops them all; if one of them dies, the others are stopped and the launcher exits
+non-zero.
 """
 
 from __future__ import annotations
@@ -23,18 +24,20 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from searchapp.redis_server import RedisServer, free_port
+from mininas_web.redis_server import RedisServer, free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DEMO_USER = "demo"
-DEFAULT_DEMO_PASSWORD = "mininas-demo"
 WARM_STOP_SECONDS = 3  # rq finishes a running job on the first SIGTERM; a second one kills it
 COLD_STOP_SECONDS = 10
 PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 
 
-def demo_password() -> str:
-    return os.environ.get("DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
+def demo_login() -> tuple[str, str]:
+    """The demo user's name and password, from the same settings that seed_demo reads."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mininas_web.settings")
+    from django.conf import settings
+
+    return settings.DEMO_USER, settings.DEMO_PASSWORD
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -108,8 +111,15 @@ class Stack:
         )  # fmt: skip
         self.spawn(
             "worker",
-            [sys.executable, "manage.py", "rqworker", "gpu", "default",
-             "--worker-class", "searchapp.worker.Worker"],
+            [
+                sys.executable,
+                "manage.py",
+                "rqworker",
+                "gpu",
+                "default",
+                "--worker-class",
+                "searchapp.tasks.worker.Worker",
+            ],
         )
         self.wait_ready(timeout)
 
@@ -290,9 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         print("starting Redis, migrating, seeding the demo data…", flush=True)
         stack.start(seed=["--search"] if args.demo_search else [])
         print(stack.seed_output, end="", flush=True)
+        user, password = demo_login()
         print(
             f"\nMini-NAS web is running at {stack.url}/\n"
-            f"  sign in as:  {DEMO_USER} / {demo_password()}\n"
+            f"  sign in as:  {user} / {password}\n"
             f"  Redis:       {stack.env['REDIS_URL']}\n"
             f"  logs:        {stack.log('daphne')}, {stack.log('worker')}"
             + (f", {stack.redis.data_dir}/redis.log" if stack.redis.process else "")

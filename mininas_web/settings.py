@@ -176,16 +176,25 @@ CHANNEL_LAYERS = {
 SEARCH_JOB_TIMEOUT = envint("SEARCH_JOB_TIMEOUT", 24 * 3600)
 """Seconds a search may run on a worker; RQ's own default (180 s) is far too short."""
 
+SUITE_JOB_TIMEOUT = envint("SUITE_JOB_TIMEOUT", 3 * 3600)
+"""Seconds the suite job may run; the whole suite from the full archives takes minutes."""
+
 RQ_QUEUES = {
     "gpu": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": SEARCH_JOB_TIMEOUT},
     # CPU jobs (deriving the paper's suite); workers take them after "gpu": rqworker gpu default
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3 * 3600},
+    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": SUITE_JOB_TIMEOUT},
 }
 
 DERIVED_SOURCES_DIR = Path(os.environ.get("DERIVED_SOURCES_DIR", MEDIA_ROOT.parent / "sources"))
 """Where cifar-10-python.tar.gz and tiny-imagenet-200.zip (or their folders) are placed."""
 
-# ---- Crash recovery (searchapp/reconcile.py) ----
+# ---- The demo (`make run`, `manage.py seed_demo`) ----
+DEMO_USER = os.environ.get("DEMO_USER") or "demo"
+"""The user that the launcher and seed_demo create, with a small real dataset."""
+DEMO_PASSWORD = envsecret("DEMO_PASSWORD", "mininas-demo")
+"""That user's password (set only when the user is created)."""
+
+# ---- Crash recovery (searchapp/tasks/reconcile.py) ----
 SEARCH_LEASE_SECONDS = envint("SEARCH_LEASE_SECONDS", 15)
 """A running job renews its lease in Redis every third of this; a dead one loses it after this."""
 RECONCILE_SECONDS = envint("RECONCILE_SECONDS", 5)

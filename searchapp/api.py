@@ -2,7 +2,8 @@
 
 Signed-in browsers use their session (with the CSRF token on writes); scripts may send HTTP
 Basic credentials instead. Anonymous calls get 401, another user's objects 404, bad input
-400 with a reason. Never a 500 for something the caller did.
+400 with a reason. Never a 500 for something the caller did. A body over
+UPLOAD_MAX_REQUEST_BYTES never gets here: searchapp.limits answers 413 first.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 
-from . import jobs, uploads
-from .forms import search_form_from_dict
+from . import searches as search_service
+from . import uploads
+from .forms import config_from_form, search_form_from_dict
 from .models import Dataset, Search, Upload
 from .serializers import candidate_json, dataset_json, search_json
-from .views import create_search, weights_response
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +94,6 @@ def api_view(*methods: str):
     return decorator
 
 
-def _too_large(request) -> bool:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return True
-    return length > settings.UPLOAD_MAX_REQUEST_BYTES
-
-
 def _body(request) -> dict:
     """JSON body or form fields, as a plain dict of values (lists kept for repeated keys)."""
     if request.content_type == "application/json":
@@ -122,10 +115,6 @@ def datasets(request):
     if request.method == "GET":
         rows = Dataset.objects.filter(owner=request.user)
         return JsonResponse({"datasets": [dataset_json(d) for d in rows]})
-    if _too_large(request):
-        return error(
-            f"request larger than {uploads.human_bytes(settings.UPLOAD_MAX_REQUEST_BYTES)}"
-        )
     zip_file = request.FILES.get("file") or request.FILES.get("zip")
     if zip_file is None:
         return error("send the dataset as a zip in the multipart field 'file'")
@@ -160,10 +149,6 @@ def upload_start(request):
 @api_view("POST")
 def upload_files(request, pk):
     upload = get_object_or_404(Upload, pk=pk, owner=request.user)
-    if _too_large(request):
-        return error(
-            f"request larger than {uploads.human_bytes(settings.UPLOAD_MAX_REQUEST_BYTES)}"
-        )
     files = request.FILES.getlist("files")
     try:
         paths = json.loads(request.POST.get("paths") or "[]")
@@ -198,19 +183,15 @@ def searches(request):
     form = search_form_from_dict(_body(request), request.user)
     if not form.is_valid():
         return JsonResponse({"error": "invalid settings", "errors": form.errors}, status=400)
-    search = create_search(request.user, form)
-    return JsonResponse({"search": search_json(search)}, status=201)
-
-
-def _own_search(request, pk: int) -> Search:
-    return get_object_or_404(
-        Search.objects.select_related("dataset", "best"), pk=pk, owner=request.user
+    search = search_service.create_search(
+        request.user, form.cleaned_data["dataset"], config_from_form(form)
     )
+    return JsonResponse({"search": search_json(search)}, status=201)
 
 
 @api_view("GET")
 def search(request, pk: int):
-    s = _own_search(request, pk)
+    s = search_service.owned_search(request.user, pk)
     data = search_json(s)
     data["candidates"] = [candidate_json(c) for c in s.candidates.order_by("index")]
     return JsonResponse({"search": data})
@@ -218,13 +199,11 @@ def search(request, pk: int):
 
 @api_view("POST")
 def search_cancel(request, pk: int):
-    s = _own_search(request, pk)
-    if s.is_active:
-        jobs.cancel_job(s)
-        s.refresh_from_db()
+    s = search_service.owned_search(request.user, pk)
+    search_service.cancel_search(s)
     return JsonResponse({"search": search_json(s)})
 
 
 @api_view("GET")
 def search_weights(request, pk: int, fmt: str):
-    return weights_response(_own_search(request, pk), fmt)
+    return search_service.weights_response(search_service.owned_search(request.user, pk), fmt)

@@ -2,21 +2,17 @@
 
 The archives live in one server folder (settings.DERIVED_SOURCES_DIR, default
 MEDIA_ROOT/../sources): users pick what is there, they never type a server path. The engine
-(searchapp.nas.derived) reads them; this module turns its ImageData into Datasets and runs the
-suite as an RQ job. Torch is never imported here.
+(searchapp.nas.derived) reads them; this module turns its ImageData into Datasets (the suite
+job, searchapp.tasks.suite, calls it once per entry). Torch is never imported here.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import time
-import uuid
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from searchapp.nas.data import DataError
 from searchapp.nas.derived import (
@@ -26,13 +22,9 @@ from searchapp.nas.derived import (
     missing_source_error,
 )
 
-from .models import Dataset, Search, SuiteRun
+from .models import Dataset, Search
 from .storage import create_dataset_from_imagedata
 
-log = logging.getLogger(__name__)
-
-QUEUE = "default"  # CPU work; the search worker listens on it after "gpu"
-SUITE_JOB_TIMEOUT = 3 * 3600  # the whole suite from the full archives takes minutes, not hours
 KIND_LABELS = {"cifar10": "CIFAR-10", "tinyimagenet": "Tiny-ImageNet"}
 UPSCALE_STEM = "imagenet"  # the stem that upscales to 224 (searchapp.nas.space)
 # Searches on these derived datasets default to the imagenet stem, as in the paper.
@@ -41,12 +33,7 @@ DEFAULT_STEM = {"cifar10": "", "tinyimagenet": UPSCALE_STEM}
 
 def sources_dir() -> Path:
     """The server folder that holds the official archives."""
-    configured = getattr(settings, "DERIVED_SOURCES_DIR", None) or os.environ.get(
-        "DERIVED_SOURCES_DIR"
-    )
-    if configured:
-        return Path(configured)
-    return Path(settings.MEDIA_ROOT).parent / "sources"
+    return Path(settings.DERIVED_SOURCES_DIR)
 
 
 def source_path(kind: str) -> Path | None:
@@ -98,12 +85,12 @@ def resolve_source(kind: str) -> Path:
     return path
 
 
-def derive_imagedata(kind: str, classes: list[str], source: str | os.PathLike, cifar=None):
+def derive_imagedata(kind: str, classes: list[str], source: str | os.PathLike):
     """The engine's ImageData for ``classes`` of ``kind`` (DataError on bad input)."""
     from searchapp.nas.derived import derive_cifar10, derive_tinyimagenet
 
     if kind == "cifar10":
-        return derive_cifar10(cifar if cifar is not None else source, classes)
+        return derive_cifar10(source, classes)
     if kind == "tinyimagenet":
         return derive_tinyimagenet(source, classes)
     raise DataError(f"unknown source kind {kind!r} (expected cifar10 or tinyimagenet)")
@@ -134,13 +121,15 @@ def create_derived_dataset(
     name: str = "",
     upscale: bool | None = None,
     suite: str = "",
-    cifar=None,
+    data=None,
 ) -> Dataset:
     """Derive and save a Dataset; all of it or nothing (DataError on bad input).
 
     ``upscale`` None means the kind's default (on for Tiny-ImageNet, as in the paper).
+    ``data`` is the engine's ImageData when it is already derived (the suite plan's).
     """
-    data = derive_imagedata(kind, classes, source, cifar=cifar)
+    if data is None:
+        data = derive_imagedata(kind, classes, source)
     if upscale is None:
         stem = DEFAULT_STEM[kind]
     else:
@@ -198,111 +187,4 @@ def suite_rows(owner) -> list[dict]:
                 "paper": entry["paper"],
             }
         )
-    return rows
-
-
-def start_suite(owner) -> SuiteRun:
-    """Record a suite run and queue its job once committed (the worker must see the row)."""
-    with transaction.atomic():
-        run = SuiteRun.objects.create(owner=owner)
-        job_id = f"suite-{run.pk}-{uuid.uuid4().hex[:8]}"
-        run.rq_job_id = job_id
-        run.save(update_fields=["rq_job_id"])
-        run_id = run.pk
-
-        def _enqueue() -> None:
-            import django_rq
-
-            try:
-                django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
-                    run_suite_job,
-                    run_id,
-                    job_id=job_id,
-                    job_timeout=SUITE_JOB_TIMEOUT,
-                    result_ttl=7 * 24 * 3600,
-                    failure_ttl=30 * 24 * 3600,
-                )
-            except Exception as exc:  # noqa: BLE001 - Redis down: say so on the run itself
-                log.error("could not enqueue suite run %s: %s", run_id, exc)
-                SuiteRun.objects.filter(pk=run_id).update(
-                    status=SuiteRun.FAILED,
-                    error=f"could not queue the job: {exc}",
-                    finished=timezone.now(),
-                )
-
-        transaction.on_commit(_enqueue)
-    return run
-
-
-def run_suite_job(run_id: int) -> dict:
-    """Derive every suite entry the owner lacks whose source is present; log each one."""
-    run = SuiteRun.objects.select_related("owner").get(pk=run_id)
-    SuiteRun.objects.filter(pk=run_id).update(status=SuiteRun.RUNNING, started=timezone.now())
-    try:
-        log_rows = _derive_suite(run)
-    except Exception as exc:
-        log.exception("suite run %s failed", run_id)
-        SuiteRun.objects.filter(pk=run_id).update(
-            status=SuiteRun.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000],
-            finished=timezone.now(),
-        )  # fmt: skip
-        raise
-    SuiteRun.objects.filter(pk=run_id).update(status=SuiteRun.FINISHED, finished=timezone.now())
-    counts: dict[str, int] = {}
-    for r in log_rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    return counts
-
-
-def _derive_suite(run: SuiteRun) -> list[dict]:
-    from searchapp.nas.derived import read_cifar10
-
-    owner = run.owner
-    have = set(
-        Dataset.objects.filter(owner=owner).exclude(suite="").values_list("suite", flat=True)
-    )
-    paths = {kind: source_path(kind) for kind in SOURCES}
-    cifar = []  # the archive, read once for its 21 datasets
-    cifar_error: list[str] = []
-    rows: list[dict] = []
-
-    def save_log() -> None:
-        SuiteRun.objects.filter(pk=run.pk).update(log=rows)
-
-    for entry in SUITE:
-        name, kind = entry["name"], entry["source"]
-        row = {"name": name, "status": "", "dataset": None, "message": "", "seconds": 0.0}
-        rows.append(row)
-        if name in have:
-            d = Dataset.objects.filter(owner=owner, suite=name).order_by("created", "id").first()
-            row.update(status="exists", dataset=d.pk if d else None)
-            continue
-        if paths[kind] is None:
-            row.update(status="skipped", message=str(missing_source_error(kind, sources_dir())))
-            save_log()
-            continue
-        t0 = time.perf_counter()
-        try:
-            if kind == "cifar10" and not cifar and not cifar_error:
-                try:
-                    cifar.append(read_cifar10(paths[kind]))
-                except DataError as exc:
-                    cifar_error.append(str(exc))
-            if kind == "cifar10" and cifar_error:
-                raise DataError(cifar_error[0])
-            d = create_derived_dataset(
-                owner,
-                kind,
-                entry["classes"],
-                paths[kind],
-                name=f"{name} (suite)",
-                suite=name,
-                cifar=cifar[0] if kind == "cifar10" else None,
-            )
-            row.update(status="created", dataset=d.pk)
-        except DataError as exc:
-            row.update(status="failed", message=str(exc))
-        row["seconds"] = round(time.perf_counter() - t0, 2)
-        save_log()
-    save_log()
     return rows

@@ -1,30 +1,16 @@
-"""Size limits checked before the expensive part: the request body, and a zip's directory.
+"""The request-size limit, checked before anything reads the body.
 
-Every limit is a setting (mininas_web/settings.py) with a stated default; notes/RELIABILITY.md
-lists them.
+Every limit is a setting (mininas_web/settings.py) with a stated default; README's "Limits"
+table lists them. A zip's contents are checked by the engine (searchapp.nas.filetree) under
+the limits that searchapp.uploads builds from the same settings.
 """
 
 from __future__ import annotations
 
-import zipfile
-from pathlib import Path
-
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
-ZIP_RATIO_MIN_BYTES = 64 * 2**10  # small entries may compress well (blank PNGs); bombs are big
-
-
-class LimitError(ValueError):
-    """An input over a limit, with a reason to show the user."""
-
-
-def human_bytes(n: int) -> str:
-    """1048576 -> '1 MiB', 1536 -> '1.5 KiB', 100 -> '100 bytes'."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} bytes"
+from searchapp.nas.files import human_bytes
 
 
 class RequestSizeLimitMiddleware:
@@ -56,38 +42,3 @@ class RequestSizeLimitMiddleware:
                 return JsonResponse({"error": message}, status=status)
             return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
-
-
-def check_zip(path: Path) -> int:
-    """Read only the zip's central directory; LimitError if it is over a limit. Returns entries.
-
-    Counted before anything is decompressed: the number of entries, the total size they
-    declare, and each large entry's compression ratio. Nested archives are never opened (only
-    image files are decoded), so a zip inside a zip is one rejected file, not a bomb.
-    """
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise LimitError(f"not a readable zip file ({exc})") from exc
-    if len(infos) > settings.UPLOAD_MAX_ZIP_ENTRIES:
-        raise LimitError(
-            f"the zip has {len(infos):,} entries; at most {settings.UPLOAD_MAX_ZIP_ENTRIES:,} "
-            "are allowed (UPLOAD_MAX_ZIP_ENTRIES)"
-        )
-    total = 0
-    for info in infos:
-        total += info.file_size
-        if total > settings.UPLOAD_MAX_UNPACKED_BYTES:
-            raise LimitError(
-                f"the zip unpacks to more than {human_bytes(settings.UPLOAD_MAX_UNPACKED_BYTES)} "
-                "(UPLOAD_MAX_UNPACKED_BYTES)"
-            )
-        if info.file_size >= ZIP_RATIO_MIN_BYTES:
-            ratio = info.file_size / max(info.compress_size, 1)
-            if ratio > settings.UPLOAD_MAX_ZIP_RATIO:
-                raise LimitError(
-                    f"entry {info.filename[:200]!r} is compressed {ratio:.0f}:1, more than "
-                    f"{settings.UPLOAD_MAX_ZIP_RATIO}:1 (a zip bomb?)"
-                )
-    return len(infos)

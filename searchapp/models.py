@@ -1,15 +1,49 @@
-"""Datasets, searches and the candidates each search evaluated. The database is the truth."""
+"""Datasets, searches and the candidates each search evaluated, and the runs of the other jobs.
+
+The database is the truth."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
-# The life of anything a worker runs (a search, a baseline run).
-JOB_STATUSES = ("queued", "running", "finished", "failed", "cancelled")
+from searchapp.nas.record import CandidateRecord
+
+
+class RunStatus(models.TextChoices):
+    """The life of anything a worker runs (a search, a baseline run, a suite run)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Run(models.Model):
+    """What every queued job's row records: its status, its RQ job and when it ran."""
+
+    Status = RunStatus
+    ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    error = models.TextField(blank=True)
+    rq_job_id = models.CharField(max_length=100, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
 
 
 class Dataset(models.Model):
@@ -63,27 +97,17 @@ class Upload(models.Model):
         return f"upload {self.id} ({self.files} files)"
 
 
-class Search(models.Model):
-    QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = JOB_STATUSES
-    STATUS_CHOICES = [(s, s) for s in JOB_STATUSES]
-    ACTIVE = (QUEUED, RUNNING)
-
+class Search(Run):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="searches")
     settings = models.JSONField(default=dict)  # SearchConfig.to_dict()
-    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=QUEUED)
     phase = models.CharField(max_length=16, blank=True)
     progress = models.JSONField(default=dict, blank=True)  # last candidate.epoch event
-    created = models.DateTimeField(auto_now_add=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
     best = models.ForeignKey(
         "Candidate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     seq = models.PositiveBigIntegerField(default=0)  # number of the last event sent
     cancel_requested = models.BooleanField(default=False)
-    rq_job_id = models.CharField(max_length=100, blank=True)
     outputs = models.JSONField(default=dict, blank=True)  # {"pt": rel path, "onnx": rel path}
 
     class Meta:
@@ -97,20 +121,10 @@ class Search(models.Model):
         return reverse("searchapp-search", args=[self.pk])
 
     @property
-    def group_name(self) -> str:
-        return f"search-{self.pk}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
-
-    @property
     def duration(self) -> float | None:
         """Seconds from start to finish (or to now while running)."""
         if not self.started:
             return None
-        from django.utils import timezone
-
         end = self.finished or timezone.now()
         return max(0.0, (end - self.started).total_seconds())
 
@@ -152,23 +166,34 @@ class Candidate(models.Model):
     def is_finished(self) -> bool:
         return self.status != self.RUNNING
 
+    @classmethod
+    def columns(cls, rec: CandidateRecord) -> dict:
+        """The record's figures that are columns here (searchable; the rest live in `record`)."""
+        return {k: v for k, v in rec.to_dict().items() if k in RECORD_COLUMNS and v is not None}
 
-class SuiteRun(models.Model):
+    def as_record(self) -> CandidateRecord:
+        """The engine's record of this candidate: the stored one, with the columns on top."""
+        data = dict(self.record or {})
+        data.update({k: getattr(self, k) for k in RECORD_COLUMNS})
+        data.update(index=self.index)
+        return CandidateRecord.from_dict(data)
+
+
+# The record's fields that are also columns of Candidate (index is the row's own key).
+RECORD_COLUMNS = tuple(
+    f.name
+    for f in dataclasses.fields(CandidateRecord)
+    if f.name != "index" and f.name in {m.name for m in Candidate._meta.concrete_fields}
+)
+
+
+class SuiteRun(Run):
     """One "create the paper's suite" action: a job that derives every missing suite entry."""
 
-    QUEUED, RUNNING, FINISHED, FAILED = "queued", "running", "finished", "failed"
-    STATUS_CHOICES = [(s, s) for s in (QUEUED, RUNNING, FINISHED, FAILED)]
-
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=QUEUED)
     # One row per suite entry: {"name", "status": created|exists|skipped|failed, "dataset",
     # "message", "seconds"}
     log = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
-    rq_job_id = models.CharField(max_length=100, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -176,36 +201,18 @@ class SuiteRun(models.Model):
     def __str__(self) -> str:
         return f"suite run {self.pk} ({self.status})"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.QUEUED, self.RUNNING)
 
-
-class BaselineRun(models.Model):
+class BaselineRun(Run):
     """MobileNetV2 or EfficientNet-B0 trained on a search's dataset with the search's recipe."""
-
-    QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = JOB_STATUSES
-    STATUS_CHOICES = [(s, s) for s in JOB_STATUSES]
-    ACTIVE = (QUEUED, RUNNING)
 
     search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="baselines")
     name = models.CharField(max_length=32)  # a key of searchapp.nas.baselines.BASELINES
-    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=QUEUED)
     metrics = models.JSONField(default=dict, blank=True)  # train_baseline()'s dict
     progress = models.JSONField(default=dict, blank=True)  # last epoch report
-    error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
-    rq_job_id = models.CharField(max_length=100, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["search", "name", "-created"]
 
     def __str__(self) -> str:
         return f"{self.name} for search {self.search_id} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE

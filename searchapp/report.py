@@ -61,7 +61,8 @@ COLUMNS = [
 def select_searches(user, *, suite_only: bool = False, ids: list[int] | None = None) -> list:
     """The searches to report: the given ids (the user's finished ones), else the user's
     latest finished search per dataset; only suite datasets with ``suite_only``."""
-    qs = Search.objects.filter(owner=user, status=Search.FINISHED).select_related("dataset", "best")
+    qs = Search.objects.filter(owner=user, status=Search.Status.FINISHED)
+    qs = qs.select_related("dataset", "best")
     if suite_only:
         qs = qs.exclude(dataset__suite="")
     if ids:
@@ -97,7 +98,7 @@ def report_rows(searches: list[Search]) -> list[dict]:
         if dev:
             devices.setdefault(sid, set()).add(_device_kind(dev))
     baselines: dict[int, dict] = {}
-    for b in BaselineRun.objects.filter(search_id__in=ids, status=BaselineRun.FINISHED):
+    for b in BaselineRun.objects.filter(search_id__in=ids, status=BaselineRun.Status.FINISHED):
         baselines.setdefault(b.search_id, {})[b.name] = b.metrics or {}
 
     rows = []
@@ -215,6 +216,6 @@ NOTES = [
     "Data: CIFAR-10 subsets come from the official python archive (all 5000/1000 images per "
     "class, as in the paper); Tiny-ImageNet subsets use its val split as the test split "
     "(500/50 per class) and are upscaled to 224 on the fly for the imagenet stem. The paper "
-    "does not list its dogs and vehicles classes; ours are in searchapp/nas/derived.py.",
+    "does not list its dogs and vehicles classes; ours are in searchapp/nas/derived/suite.py.",
     "Rows without a suite entry (uploaded or custom derived datasets) have no paper numbers.",
 ]

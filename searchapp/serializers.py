@@ -6,7 +6,9 @@ from django.urls import reverse
 
 from searchapp.nas.space import Arch, table
 
-from .models import Candidate, Dataset, Search
+from .derive import suite_rows
+from .models import Candidate, Dataset, Search, SuiteRun
+from .tasks.baselines import baseline_rows
 
 
 def _iso(dt) -> str | None:
@@ -29,24 +31,8 @@ def arch_table(arch: dict, image_size: int) -> list[dict]:
 
 
 def candidate_json(c: Candidate) -> dict:
-    return {
-        "index": c.index,
-        "phase": c.phase,
-        "arch": c.arch,
-        "arch_short": arch_short(c.arch),
-        "params": c.params,
-        "macs": c.macs,
-        "train_acc": c.train_acc,
-        "test_acc": c.test_acc,
-        "loss_curve": c.loss_curve,
-        "epochs": c.epochs,
-        "batch_size": c.batch_size,
-        "seconds": c.seconds,
-        "device": c.device,
-        "accepted": c.accepted,
-        "reason": c.reason,
-        "status": c.status,
-    }
+    """The public fields of the candidate's record, plus its short architecture string."""
+    return c.as_record().public() | {"arch_short": arch_short(c.arch)}
 
 
 def best_json(search: Search) -> dict | None:
@@ -102,6 +88,7 @@ def snapshot(search: Search) -> dict:
         "search": search_json(search),
         "candidates": [candidate_json(c) for c in rows if c.is_finished],
         "running": candidate_json(running[-1]) if running else None,
+        "baselines": baseline_rows(search),
     }
 
 
@@ -118,4 +105,53 @@ def dataset_json(d: Dataset) -> dict:
         "num_test": d.num_test,
         "rejected": d.rejected,
         "created": _iso(d.created),
+    }
+
+
+# ----------------------------------------------------------------------------- the suite page
+
+
+def suite_row_json(row: dict) -> dict:
+    """A row of derive.suite_rows as the suite page draws it and its socket sends it."""
+    d, s = row["dataset"], row["search"]
+    if s is not None:
+        latest = (s.get_absolute_url(), f"Search {s.pk} · {s.status}")
+    elif d is not None:
+        latest = (f"{reverse('searchapp-search-new')}?dataset={d.pk}", "start one")
+    else:
+        latest = ("", "–")
+    return {
+        **{k: v for k, v in row.items() if k not in ("dataset", "search")},
+        "dataset_url": d.get_absolute_url() if d else "",
+        "archive_missing": d is None and not row["source_found"],
+        "train_differs": row["train"] != row["paper_train"],
+        "test_differs": row["test"] != row["paper_test"],
+        "latest_url": latest[0],
+        "latest_label": latest[1],
+    }
+
+
+def suite_run_json(run: SuiteRun) -> dict:
+    counts: dict[str, int] = {}
+    for r in run.log:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "active": run.is_active,
+        "error": run.error,
+        "counts": counts,
+        "problems": [r for r in run.log if r["status"] in ("skipped", "failed")],
+    }
+
+
+def suite_snapshot(owner, run: SuiteRun | None) -> dict:
+    """Everything the suite page redraws: what its socket sends on connect and after each entry
+    (the whole of it each time: it is small, and then a lost message costs nothing)."""
+    rows = [suite_row_json(r) for r in suite_rows(owner)]
+    return {
+        "type": "snapshot",
+        "run": suite_run_json(run) if run else None,
+        "rows": rows,
+        "created": sum(1 for r in rows if r["dataset_url"]),
     }

@@ -28,15 +28,15 @@ def media_path(relative: str) -> Path:
 
 
 def dataset_dir(dataset_id: int) -> Path:
-    return Path(settings.MEDIA_ROOT) / "datasets" / str(dataset_id)
+    return media_path(f"datasets/{dataset_id}")
 
 
 def upload_dir(upload_id) -> Path:
-    return Path(settings.MEDIA_ROOT) / "uploads" / str(upload_id)
+    return media_path(f"uploads/{upload_id}")
 
 
 def search_dir(search_id: int) -> Path:
-    return Path(settings.MEDIA_ROOT) / "searches" / str(search_id)
+    return media_path(f"searches/{search_id}")
 
 
 def safe_relative_path(raw: str) -> str:
@@ -125,7 +125,3 @@ def thumbnails(dataset: Dataset) -> list[dict]:
             }
         )
     return rows
-
-
-def delete_dataset_files(dataset_id: int) -> None:
-    shutil.rmtree(dataset_dir(dataset_id), ignore_errors=True)

@@ -3,7 +3,8 @@
 Django strips folders from uploaded file names and refuses more than
 DATA_UPLOAD_MAX_NUMBER_FILES files per request, so the browser sends the folder in batches
 to an Upload and sends each file's webkitRelativePath alongside. `finish` validates every
-image through the engine, packs them into one .npz and deletes the raw files.
+image through the engine, packs them into one .npz and deletes the raw files. A zip is checked
+by the engine's loader alone, under the limits `engine_limits` builds from settings.
 """
 
 from __future__ import annotations
@@ -18,21 +19,26 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from .limits import LimitError, check_zip
+from searchapp.nas.data import DataError, load_dataset
+from searchapp.nas.files import human_bytes
+from searchapp.nas.limits import Limits
+
 from .models import Dataset, Upload
-from .storage import create_dataset_from_imagedata, safe_relative_path, upload_dir
+from .storage import create_dataset_from_imagedata, media_path, safe_relative_path, upload_dir
 
 
 class UploadError(ValueError):
     """A request we refuse, with a reason to show the user."""
 
 
-def human_bytes(n: int) -> str:
-    """1048576 -> '1 MiB', 1536 -> '1.5 KiB', 100 -> '100 bytes'."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} bytes"
+def engine_limits() -> Limits:
+    """The engine loader's limits, from the UPLOAD_* settings (zips and images)."""
+    return Limits(
+        max_entries=settings.UPLOAD_MAX_ZIP_ENTRIES,
+        max_unpacked_bytes=settings.UPLOAD_MAX_UNPACKED_BYTES,
+        max_ratio=settings.UPLOAD_MAX_ZIP_RATIO,
+        max_image_bytes=settings.UPLOAD_MAX_FILE_BYTES,
+    )
 
 
 def start_upload(owner, name: str = "") -> Upload:
@@ -107,31 +113,23 @@ def purge_stale_uploads() -> int:
 
 
 def dataset_from_zip(owner, name: str, uploaded) -> Dataset:
-    """Validate and pack an uploaded zip into a Dataset."""
-    if uploaded.size > settings.UPLOAD_MAX_REQUEST_BYTES:
-        raise UploadError(f"zip larger than {human_bytes(settings.UPLOAD_MAX_REQUEST_BYTES)}")
-    tmp_root = Path(settings.MEDIA_ROOT) / "uploads"
+    """Validate and pack an uploaded zip into a Dataset (RequestSizeLimitMiddleware bounds it)."""
+    tmp_root = media_path("uploads")
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
         path = Path(tmp) / "upload.zip"
         with open(path, "wb") as out:
             for chunk in uploaded.chunks():
                 out.write(chunk)
-        try:
-            check_zip(path)  # the central directory only: nothing is unpacked yet
-        except LimitError as exc:
-            raise UploadError(str(exc)) from exc
-        data = _load(path)
+        data = _load(path)  # the central directory is checked before anything is unpacked
         label = Path(getattr(uploaded, "name", "") or "upload.zip").name
         return create_dataset_from_imagedata(owner, name or Path(label).stem, data, source=label)
 
 
 def _load(path: Path):
     """Engine read with strict=False: bad files end up in `rejected`, fatal problems raise."""
-    from searchapp.nas.data import DataError, load_dataset
-
     try:
-        return load_dataset(path, strict=False)
+        return load_dataset(path, strict=False, limits=engine_limits())
     except DataError as exc:
         raise UploadError(_without_local_path(str(exc), path)) from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import jobs
-from .baseline_jobs import baseline_rows
+from . import searches
 from .forms import SearchForm, config_from_form
 from .models import Dataset, Search
 from .serializers import best_json, snapshot
-from .storage import dataset_dir, media_path, thumbnails
+from .storage import dataset_dir, thumbnails
+from .tasks.baselines import baseline_rows
 
 
 def get_dataset_for_user(request, pk: int) -> Dataset:
     return get_object_or_404(Dataset, pk=pk, owner=request.user)
-
-
-def get_search_for_user(request, pk: int) -> Search:
-    return get_object_or_404(
-        Search.objects.select_related("dataset", "best"), pk=pk, owner=request.user
-    )
 
 
 @login_required
@@ -89,8 +82,8 @@ def dataset_thumb(request, pk: int, name: str):
 @login_required
 @require_GET
 def search_list(request):
-    searches = Search.objects.filter(owner=request.user).select_related("dataset", "best")
-    return render(request, "searchapp/search_list.html", {"searches": searches})
+    rows = Search.objects.filter(owner=request.user).select_related("dataset", "best")
+    return render(request, "searchapp/search_list.html", {"searches": rows})
 
 
 @login_required
@@ -119,20 +112,14 @@ def search_new(request):
 
 
 def create_search(user, form: SearchForm) -> Search:
-    """Save the search and queue it once the row is committed."""
-    with transaction.atomic():
-        search = Search.objects.create(
-            owner=user, dataset=form.cleaned_data["dataset"], settings=config_from_form(form)
-        )
-        jobs.enqueue_search(search)
-    search.refresh_from_db()
-    return search
+    """Save the valid form's search and queue it once the row is committed."""
+    return searches.create_search(user, form.cleaned_data["dataset"], config_from_form(form))
 
 
 @login_required
 @require_GET
 def search_detail(request, pk: int):
-    search = get_search_for_user(request, pk)
+    search = searches.owned_search(request.user, pk)
     snap = snapshot(search)
     ctx = {
         "search": search,
@@ -149,22 +136,12 @@ def search_detail(request, pk: int):
 @login_required
 @require_POST
 def search_cancel(request, pk: int):
-    search = get_search_for_user(request, pk)
-    if search.is_active:
-        jobs.cancel_job(search)
+    search = searches.owned_search(request.user, pk)
+    searches.cancel_search(search)
     return redirect(search)
 
 
 @login_required
 @require_GET
 def search_download(request, pk: int, fmt: str):
-    search = get_search_for_user(request, pk)
-    return weights_response(search, fmt)
-
-
-def weights_response(search: Search, fmt: str) -> FileResponse:
-    rel = (search.outputs or {}).get(fmt)
-    if fmt not in ("pt", "onnx") or not rel or not media_path(rel).is_file():
-        raise Http404("no weights of that kind for this search")
-    filename = f"mininas-search{search.pk}.{fmt}"
-    return FileResponse(open(media_path(rel), "rb"), as_attachment=True, filename=filename)
+    return searches.weights_response(searches.owned_search(request.user, pk), fmt)

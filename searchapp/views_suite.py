@@ -15,10 +15,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from searchapp.nas.data import DataError
 
-from . import baseline_jobs, derive, report
+from . import derive, report, searches
 from .derive_forms import DeriveForm
 from .models import SuiteRun
-from .views import get_search_for_user
+from .serializers import suite_snapshot
+from .tasks import baselines
+from .tasks.suite import start_suite
 
 # ----------------------------------------------------------------------------- derive
 
@@ -97,27 +99,20 @@ def derive_new(request):
 @login_required
 @require_GET
 def suite(request):
-    rows = derive.suite_rows(request.user)
+    run = SuiteRun.objects.filter(owner=request.user).first()
     ctx = {
-        "rows": rows,
-        "created": sum(1 for r in rows if r["dataset"]),
+        "suite": suite_snapshot(request.user, run),  # what the page's socket sends too
+        "run": run,
         "sources": derive.source_status(),
         "sources_dir": derive.sources_dir(),
-        "run": SuiteRun.objects.filter(owner=request.user).first(),
     }
-    counts: dict[str, int] = {}
-    for r in ctx["run"].log if ctx["run"] else []:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    ctx["run_counts"] = counts
     return render(request, "searchapp/suite.html", ctx)
 
 
 @login_required
 @require_POST
 def suite_create(request):
-    if SuiteRun.objects.filter(
-        owner=request.user, status__in=(SuiteRun.QUEUED, SuiteRun.RUNNING)
-    ).exists():
+    if SuiteRun.objects.filter(owner=request.user, status__in=SuiteRun.ACTIVE).exists():
         messages.info(request, "The suite is already being created.")
         return redirect("searchapp-suite")
     missing = [s for s in derive.source_status() if not s["found"]]
@@ -126,7 +121,7 @@ def suite_create(request):
             request, "No source archive found: " + " ".join(s["message"] for s in missing)
         )
         return redirect("searchapp-suite")
-    derive.start_suite(request.user)
+    start_suite(request.user)
     text = "Creating the paper's suite in the background; this page shows each dataset as it comes."
     for s in missing:
         text += f" {s['label']} datasets are skipped: {s['message']}"
@@ -140,10 +135,10 @@ def suite_create(request):
 @login_required
 @require_POST
 def search_baselines(request, pk: int):
-    search = get_search_for_user(request, pk)
+    search = searches.owned_search(request.user, pk)
     try:
-        baseline_jobs.start_baselines(search)
-    except baseline_jobs.BaselineError as exc:
+        baselines.start_baselines(search)
+    except baselines.BaselineError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Baselines queued: MobileNetV2, then EfficientNet-B0.")
@@ -153,8 +148,8 @@ def search_baselines(request, pk: int):
 @login_required
 @require_POST
 def search_baselines_cancel(request, pk: int):
-    search = get_search_for_user(request, pk)
-    baseline_jobs.cancel_baselines(search)
+    search = searches.owned_search(request.user, pk)
+    baselines.cancel_baselines(search)
     return redirect(reverse("searchapp-search", args=[search.pk]) + "#baselines")
 
 
@@ -162,8 +157,8 @@ def search_baselines_cancel(request, pk: int):
 @require_GET
 def search_baselines_status(request, pk: int):
     """The baseline rows as JSON, for the search page to refresh while they train."""
-    search = get_search_for_user(request, pk)
-    return JsonResponse({"baselines": baseline_jobs.baseline_rows(search)})
+    search = searches.owned_search(request.user, pk)
+    return JsonResponse({"baselines": baselines.baseline_rows(search)})
 
 
 # ----------------------------------------------------------------------------- report

@@ -82,6 +82,17 @@ def make_zip(folder: Path, target: Path, prefix: str = "") -> Path:
     return target
 
 
+def solid_bmp_zip() -> bytes:
+    """Six solid-colour 100x100 BMPs in two classes, deflated about 350:1 (small, not a bomb)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n in range(6):
+            cls, colour = ("red", (200, 0, 0)) if n < 3 else ("blue", (0, 0, 200))
+            image = np.full((100, 100, 3), colour, np.uint8)
+            zf.writestr(f"{cls}/{n}.bmp", png_bytes(image, "BMP"))
+    return buf.getvalue()
+
+
 def make_imagedata(classes=("cat", "dog"), per_class: int = 20, size: int = 16):
     xs, ys = [], []
     for c in range(len(classes)):
@@ -144,3 +155,17 @@ def write_folder(root: Path, data: ImageData, split: bool = True, fmt: str = "pn
             folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(img).save(folder / f"{name}_{i:04d}.{fmt}")
     return root
+
+
+def finish_with_weights(search, weights: dict[str, bytes]) -> None:
+    """Mark a search finished with weight files ({"pt": b"...", "onnx": ...}) where the job
+    writes them."""
+    from searchapp.storage import search_dir
+
+    folder = search_dir(search.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt, raw in weights.items():
+        (folder / f"model.{fmt}").write_bytes(raw)
+    search.status = "finished"
+    search.outputs = {fmt: f"searches/{search.pk}/model.{fmt}" for fmt in weights}
+    search.save()

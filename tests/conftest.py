@@ -36,7 +36,7 @@ def image_folder(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def redis_url():
     """A real redis-server for the whole session (TEST_REDIS_URL to use an existing one)."""
-    from searchapp.redis_server import RedisServer
+    from mininas_web.redis_server import RedisServer
 
     server = RedisServer(url=os.environ.get("TEST_REDIS_URL", ""))
     url = server.start()

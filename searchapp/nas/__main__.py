@@ -11,6 +11,8 @@ import sys
 import time
 
 from . import __version__
+from .config import SETTINGS, SearchConfig
+from .settings import add_arguments, given
 
 EXIT_BAD_INPUT = 2
 
@@ -88,23 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--out", required=True, help="output folder for result.json, model.pt, model.onnx"
     )
-    s.add_argument("--recipe", choices=["fast", "paper"], default="fast")
-    s.add_argument(
-        "--epochs", type=int, default=None, help="epochs per candidate (default: recipe's)"
-    )
-    s.add_argument("--batch-size", type=int, default=None)
-    s.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--min-depth", type=int, default=3)
-    s.add_argument("--max-depth", type=int, default=15)
-    s.add_argument("--min-width", type=int, default=16)
-    s.add_argument("--max-width", type=int, default=64)
-    s.add_argument("--width-step", type=int, default=16)
-    s.add_argument("--l-gain", type=float, default=0.5)
-    s.add_argument("--l-drop", type=float, default=0.25)
-    s.add_argument("--c-drop", type=float, default=0.5)
-    s.add_argument("--target-acc", type=float, default=None)
-    s.add_argument("--stem", choices=["cifar", "imagenet"], default=None)
+    add_arguments(s, SETTINGS)
     s.add_argument(
         "--test-fraction",
         type=float,
@@ -135,39 +121,23 @@ def _search(args) -> int:
     from pathlib import Path
 
     from .data import DataError, load_dataset
-    from .search import SearchConfig, run_search
+    from .search import run_search
 
     def fail(msg: str) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     try:
-        config = SearchConfig(
-            min_depth=args.min_depth,
-            max_depth=args.max_depth,
-            min_width=args.min_width,
-            max_width=args.max_width,
-            width_step=args.width_step,
-            l_gain=args.l_gain,
-            l_drop=args.l_drop,
-            c_drop=args.c_drop,
-            target_acc=args.target_acc,
-            recipe=args.recipe,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            device=args.device,
-            stem=args.stem,
-        )
-        if args.device == "cuda":
+        config = SearchConfig.from_dict(given(args, SETTINGS))
+        if config.device.startswith("cuda"):
             from .train import resolve_device
 
-            resolve_device("cuda")
+            resolve_device(config.device)
     except ValueError as exc:
         return fail(str(exc))
     try:
         data = load_dataset(
-            args.data, strict=True, seed=args.seed, test_fraction=args.test_fraction
+            args.data, strict=True, seed=config.seed, test_fraction=args.test_fraction
         )
     except DataError as exc:
         return fail(str(exc))

@@ -11,7 +11,10 @@ import torch.nn.functional as F
 
 
 def channel_stats(x_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std in [0, 1] units of a (N, C, H, W) uint8 tensor."""
+    """Per-channel mean and std in [0, 1] units of a (N, C, H, W) uint8 tensor.
+
+    The one definition of the normalisation: the trainer and the exported model both use it.
+    """
     n = x_uint8.shape[0]
     sums = torch.zeros(x_uint8.shape[1], dtype=torch.float64, device=x_uint8.device)
     sq = torch.zeros_like(sums)

@@ -6,7 +6,10 @@ trainer and the search read the same definitions, so a setting or a recipe exist
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+
+from .settings import SettingError, parse_settings, setting, settings_of
+from .space import STEMS, SearchSpace
 
 
 class Cancelled(Exception):
@@ -84,3 +87,115 @@ def get_recipe(name: str, epochs: int | None = None, batch_size: int | None = No
     return r
 
 
+RECIPE_LABELS = {"fast": "fast (default)", "paper": "paper (300 epochs, slow)"}
+DEVICES = ("auto", "cuda", "cpu")  # and "cuda:N"
+
+
+# ----------------------------------------------------------------------------- Search settings
+
+
+@dataclass
+class SearchConfig:
+    """Everything a search depends on. Its flat dict (``to_dict``) is what result.json, the
+    database and the API hold; ``SETTINGS`` lists every setting with its metadata."""
+
+    space: SearchSpace = field(default_factory=SearchSpace)
+    l_gain: float = setting(
+        0.5,
+        label="Depth gain (L_gain)",
+        lo=0,
+        hi=100,
+        help="accuracy points a deeper network must gain to be accepted",
+    )
+    l_drop: float = setting(
+        0.25,
+        label="Depth drop (L_drop)",
+        lo=0,
+        hi=100,
+        help="a deeper network within this many points of the best keeps the depth phase going",
+    )
+    c_drop: float = setting(
+        0.5,
+        label="Width drop (C_drop)",
+        lo=0,
+        hi=100,
+        help="a narrower network within this many points of the depth result is accepted",
+    )
+    target_acc: float | None = setting(
+        None,
+        label="Target accuracy (%)",
+        lo=0,
+        lo_open=True,
+        hi=100,
+        blank_label="none",
+        help="stop growing the depth once the best network reaches it",
+    )
+    recipe: str = setting(
+        "fast",
+        label="Training recipe",
+        choices=RECIPE_LABELS.items(),
+        help="how each candidate is trained",
+    )
+    epochs: int | None = setting(
+        None,
+        label="Epochs",
+        lo=1,
+        hi=1000,
+        blank_label="the recipe's",
+        help="epochs per candidate. Blank: the recipe's default.",
+    )
+    batch_size: int | None = setting(
+        None,
+        label="Batch size",
+        lo=1,
+        hi=8192,
+        blank_label="the recipe's",
+        advanced=True,
+        help="Blank: the recipe's, shrunk for small datasets.",
+    )
+    seed: int = setting(0, label="Seed", lo=0, hi=2**31 - 1, help="same seed, same search")
+    device: str = setting(
+        "auto",
+        label="Device",
+        choices=((d, d) for d in DEVICES),
+        strict_choices=False,
+        help="auto picks CUDA when the worker has it; cuda:N names one GPU",
+    )
+    stem: str | None = setting(
+        None,
+        label="Stem",
+        choices=((s, s) for s in STEMS),
+        blank_label="auto (from image size)",
+        help="cifar for small images, imagenet upscales to 224",
+    )
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SearchConfig:
+        """From a flat dict of settings (missing ones take defaults); SettingError names a bad one."""
+        values = parse_settings(SETTINGS, data)
+        space = {k: values.pop(k) for k in list(values) if k in SPACE_NAMES}
+        return cls(space=SearchSpace(**space), **values)
+
+    def validate(self) -> None:
+        self.space.validate()
+        for s in SETTINGS:
+            if s.name not in SPACE_NAMES:
+                s.check(getattr(self, s.name))
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise SettingError(
+                f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}", "device"
+            )
+        if self.recipe not in RECIPES:
+            raise SettingError(f"recipe must be one of {', '.join(RECIPES)}", "recipe")
+
+    def to_dict(self) -> dict:
+        d = self.space.to_dict()
+        d.update({s.name: getattr(self, s.name) for s in SETTINGS if s.name not in SPACE_NAMES})
+        return d
+
+
+SETTINGS = settings_of(SearchConfig)
+SPACE_NAMES = frozenset(s.name for s in settings_of(SearchSpace))

@@ -2,6 +2,7 @@
 
 Everything is decoded and checked once, then held as ``(N, H, W, 3)`` uint8 arrays; the
 trainer moves them to the device as ``(N, 3, H, W)``. Originals are not trusted after that.
+Folders and zips are walked by filetree.py, under the size limits of limits.py.
 """
 
 from __future__ import annotations
@@ -12,20 +13,19 @@ import os
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .errors import DataError
+from .files import atomic_path, human_bytes
+from .filetree import FileTree, folder_tree, zip_tree
+from .limits import Limits
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-MAX_IMAGE_PIXELS = 4096 * 4096  # per image, before decoding (decompression bombs)
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_SIDE = 512  # images are packed at their common size; larger ones are refused
 MIN_SIDE = 8
-
-
-class DataError(ValueError):
-    """A dataset that cannot be used, with a message a user can act on."""
 
 
 @dataclass
@@ -93,17 +93,15 @@ class ImageData:
 
     def save_npz(self, path: str | os.PathLike) -> None:
         """Write the packed arrays (atomically: a temp file renamed into place)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(
-            tmp,
-            x_train=self.x_train,
-            y_train=self.y_train,
-            x_test=self.x_test,
-            y_test=self.y_test,
-            classes_json=np.array(json.dumps(self.classes)),
-        )
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file: savez adds no suffix
+            np.savez(
+                f,
+                x_train=self.x_train,
+                y_train=self.y_train,
+                x_test=self.x_test,
+                y_test=self.y_test,
+                classes_json=np.array(json.dumps(self.classes)),
+            )
 
 
 # ----------------------------------------------------------------------------- npz
@@ -147,17 +145,21 @@ def _to_nhwc3(x: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- images
 
 
-def decode_image(raw: bytes, name: str, size: int | None = None) -> np.ndarray:
+def decode_image(
+    raw: bytes, name: str, size: int | None = None, limits: Limits = Limits()
+) -> np.ndarray:
     """Decode and check one image file; return (H, W, 3) uint8. Raises DataError with a reason."""
     if len(raw) == 0:
         raise DataError(f"{name}: empty file")
-    if len(raw) > MAX_IMAGE_BYTES:
-        raise DataError(f"{name}: file larger than {MAX_IMAGE_BYTES // 2**20} MiB")
+    if len(raw) > limits.max_image_bytes:
+        raise DataError(f"{name}: file larger than {human_bytes(limits.max_image_bytes)}")
     try:
         with Image.open(io.BytesIO(raw)) as im:
             w, h = im.size
-            if w * h > MAX_IMAGE_PIXELS:
-                raise DataError(f"{name}: {w}x{h} pixels is more than allowed ({MAX_IMAGE_PIXELS})")
+            if w * h > limits.max_image_pixels:
+                raise DataError(
+                    f"{name}: {w}x{h} pixels is more than allowed ({limits.max_image_pixels})"
+                )
             if max(w, h) > MAX_SIDE or min(w, h) < MIN_SIDE:
                 raise DataError(f"{name}: size {w}x{h} outside {MIN_SIDE}..{MAX_SIDE} px")
             im.load()
@@ -196,74 +198,7 @@ def _center_square(im: Image.Image) -> Image.Image:
     return im.crop((left, top, left + s, top + s))
 
 
-# ----------------------------------------------------------------------------- folders and zips
-
-
-class _Files:
-    """A uniform view of (relative posix path -> bytes) over a folder or a zip."""
-
-    def __init__(self, names: list[str], reader, dirs: list[str] | None = None):
-        self.names, self.read, self.dirs = names, reader, dirs or []
-
-
-def _folder_files(root: Path) -> _Files:
-    names, dirs = [], []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        dirs += [(Path(dirpath) / d).relative_to(root).as_posix() for d in dirnames]
-        for f in sorted(filenames):
-            if f.startswith("."):
-                continue
-            p = Path(dirpath) / f
-            if p.is_symlink():
-                continue
-            names.append(p.relative_to(root).as_posix())
-    return _Files(names, lambda n: (root / n).read_bytes(), dirs)
-
-
-MAX_ZIP_ENTRIES = 200_000
-MAX_ZIP_TOTAL = 4 * 2**30
-MAX_ZIP_RATIO = 200
-
-
-def _zip_files(path: Path) -> _Files:
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{path}: not a readable zip file ({exc})") from exc
-    infos = zf.infolist()
-    if len(infos) > MAX_ZIP_ENTRIES:
-        raise DataError(f"{path}: {len(infos)} entries is more than {MAX_ZIP_ENTRIES}")
-    total, names, by_name, dirs = 0, [], {}, []
-    for info in infos:
-        if info.is_dir():
-            dirs.append(info.filename.replace("\\", "/").rstrip("/"))
-            continue
-        name = info.filename.replace("\\", "/")
-        parts = PurePosixPath(name).parts
-        if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
-            raise DataError(f"{path}: unsafe entry name {info.filename!r}")
-        if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            raise DataError(f"{path}: entry {info.filename!r} is a symbolic link")
-        total += info.file_size
-        if total > MAX_ZIP_TOTAL:
-            raise DataError(f"{path}: unpacks to more than {MAX_ZIP_TOTAL // 2**30} GiB")
-        if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO:
-            raise DataError(
-                f"{path}: entry {info.filename!r} is compressed suspiciously well (zip bomb?)"
-            )
-        if any(p.startswith(".") or p == "__MACOSX" for p in parts):
-            continue
-        names.append(name)
-        by_name[name] = info
-
-    def read(n: str) -> bytes:
-        info = by_name[n]
-        with zf.open(info) as f:
-            data = f.read(MAX_IMAGE_BYTES + 1)
-        return data
-
-    return _Files(sorted(names), read, dirs)
+# ----------------------------------------------------------------------------- image trees
 
 
 def _strip_common_root(names: list[str]) -> tuple[list[str], str]:
@@ -283,13 +218,14 @@ def _strip_common_root(names: list[str]) -> tuple[list[str], str]:
 
 
 def read_image_tree(
-    files: _Files,
+    files: FileTree,
     *,
     source: str = "",
     strict: bool = False,
     seed: int = 0,
     test_fraction: float = 0.2,
     image_size: int | None = None,
+    limits: Limits = Limits(),
 ) -> ImageData:
     """Read ``train/<class>/*`` (+ optional ``test/<class>/*``) or ``<class>/*`` into ImageData.
 
@@ -340,7 +276,8 @@ def read_image_tree(
     for split in ("train", "test"):
         for cls, full in entries[split]:
             try:
-                arr = decode_image(files.read(full), full, image_size)
+                raw = files.read(full, limits.max_image_bytes)
+                arr = decode_image(raw, full, image_size, limits)
             except DataError as exc:
                 if strict:
                     raise
@@ -424,24 +361,30 @@ def load_dataset(
     seed: int = 0,
     test_fraction: float = 0.2,
     image_size: int | None = None,
+    limits: Limits = Limits(),
 ) -> ImageData:
-    """Read an image folder, a zip of one, or an .npz. Raises DataError with a one-line reason."""
+    """Read an image folder, a zip of one, or an .npz. Raises DataError with a one-line reason.
+
+    ``limits`` bound what a folder or zip may hold (the web passes its settings).
+    """
     p = Path(path)
     if not p.exists():
         raise DataError(f"{p}: no such file or folder")
     if p.is_dir():
-        files = _folder_files(p)
+        tree = folder_tree(p)
     elif p.suffix.lower() == ".npz":
         return load_npz(p)
-    elif zipfile.is_zipfile(p):
-        files = _zip_files(p)
+    elif p.suffix.lower() == ".zip" or zipfile.is_zipfile(p):
+        tree = zip_tree(p, limits)
     else:
         raise DataError(f"{p}: not an image folder, a .zip or an .npz")
-    return read_image_tree(
-        files,
-        source=str(p),
-        strict=strict,
-        seed=seed,
-        test_fraction=test_fraction,
-        image_size=image_size,
-    )
+    with tree:
+        return read_image_tree(
+            tree,
+            source=str(p),
+            strict=strict,
+            seed=seed,
+            test_fraction=test_fraction,
+            image_size=image_size,
+            limits=limits,
+        )

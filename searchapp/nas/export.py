@@ -6,29 +6,21 @@ never leaves a partial file under the final name.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
+from .augment import channel_stats
 from .data import ImageData
+from .files import atomic_path
 from .model import build_model
 from .space import IMAGENET_STEM_INPUT, Arch
 
 FORMAT = "mininas-weights-v1"
-
-
-def data_stats(data: ImageData) -> tuple[list[float], list[float]]:
-    """Per-channel mean/std in [0, 1] units of the training images (as the trainer uses)."""
-    x = data.x_train.reshape(-1, 3).astype(np.float64) / 255.0
-    mean = x.mean(0)
-    std = np.sqrt(np.maximum((x * x).mean(0) - mean * mean, 1e-6))
-    return [float(v) for v in mean], [float(v) for v in std]
 
 
 class Classifier(nn.Module):
@@ -51,8 +43,11 @@ class Classifier(nn.Module):
 
 
 def checkpoint(arch: Arch, state: dict, data: ImageData, extra: dict | None = None) -> dict:
-    """A plain dict (tensors, numbers, strings, lists) that torch.load(weights_only=True) reads."""
-    mean, std = data_stats(data)
+    """A plain dict (tensors, numbers, strings, lists) that torch.load(weights_only=True) reads.
+
+    The normalisation is the trainer's own (channel_stats of the training images).
+    """
+    mean, std = channel_stats(torch.from_numpy(data.x_train).permute(0, 3, 1, 2))
     return {
         "format": FORMAT,
         "arch": arch.to_dict(),
@@ -61,8 +56,8 @@ def checkpoint(arch: Arch, state: dict, data: ImageData, extra: dict | None = No
         "num_classes": data.num_classes,
         "classes": list(data.classes),
         "image_size": data.image_size,
-        "mean": mean,
-        "std": std,
+        "mean": mean.tolist(),
+        "std": std.tolist(),
         **(extra or {}),
     }
 
@@ -78,18 +73,6 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[Class
     resize = IMAGENET_STEM_INPUT if arch.stem == "imagenet" else None
     model = Classifier(net, ckpt["mean"], ckpt["std"], resize).eval()
     return model, ckpt
-
-
-@contextlib.contextmanager
-def _atomic(path: Path):
-    """Yield a temp path next to ``path``; rename it into place only on success."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def export_onnx(model: Classifier, image_size: int, path: str | os.PathLike) -> None:
@@ -119,12 +102,12 @@ def write_outputs(result, data: ImageData, out_dir: str | os.PathLike) -> dict:
         arch = Arch.from_dict(result.best["arch"])
         ckpt = checkpoint(arch, result.best_state, data, {"test_acc": result.best["test_acc"]})
         paths["weights"] = out / "model.pt"
-        with _atomic(paths["weights"]) as tmp:
+        with atomic_path(paths["weights"]) as tmp:
             torch.save(ckpt, tmp)
         model, _ = load_checkpoint(paths["weights"])
         paths["onnx"] = out / "model.onnx"
-        with _atomic(paths["onnx"]) as tmp:
+        with atomic_path(paths["onnx"]) as tmp:
             export_onnx(model, data.image_size, tmp)
-    with _atomic(paths["result"]) as tmp:
+    with atomic_path(paths["result"]) as tmp:
         tmp.write_text(json.dumps(result.to_json(), indent=1))
     return {k: str(v) for k, v in paths.items()}

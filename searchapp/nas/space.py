@@ -9,7 +9,9 @@ three stages have C, 2C and 4C channels. Each layer is ``sep`` (depthwise k x k 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+
+from .settings import SettingError, setting, settings_of
 
 OPS = ("sep", "conv")
 KERNELS = (3, 5, 7)
@@ -239,45 +241,69 @@ def format_table(arch: Arch, image_size: int = 32) -> str:
 class SearchSpace:
     """User bounds of one search; all must lie inside the space's hard limits."""
 
-    min_depth: int = 3
-    max_depth: int = 15
-    min_width: int = 16
-    max_width: int = 64
-    width_step: int = 16
-    ops: tuple[str, ...] = field(default_factory=lambda: OPS)
-    kernels: tuple[int, ...] = field(default_factory=lambda: KERNELS)
+    min_depth: int = setting(
+        3,
+        label="Minimum depth",
+        help="layers of the first network (D_min)",
+        lo=DEPTH_LIMITS[0],
+        hi=DEPTH_LIMITS[1],
+    )
+    max_depth: int = setting(
+        15,
+        label="Maximum depth",
+        help="the depth phase stops here (D_max)",
+        lo=DEPTH_LIMITS[0],
+        hi=DEPTH_LIMITS[1],
+    )
+    min_width: int = setting(
+        16,
+        label="Minimum width",
+        help="the width phase stops here (W_min)",
+        lo=WIDTH_LIMITS[0],
+        hi=WIDTH_LIMITS[1],
+    )
+    max_width: int = setting(
+        64,
+        label="Maximum width",
+        help="channels of the first stage while depth grows (W_max)",
+        lo=WIDTH_LIMITS[0],
+        hi=WIDTH_LIMITS[1],
+    )
+    width_step: int = setting(
+        16,
+        label="Width step",
+        help="the width phase narrows by this many channels",
+        lo=1,
+        hi=WIDTH_LIMITS[1],
+    )
+    ops: tuple[str, ...] = setting(
+        OPS,
+        label="Operations",
+        help="per-layer operations the op phase may choose",
+        choices=(("sep", "sep (depthwise + pointwise)"), ("conv", "conv (plain)")),
+    )
+    kernels: tuple[int, ...] = setting(
+        KERNELS,
+        label="Kernel sizes",
+        help="per-layer kernel sizes the kernel phase may choose",
+        choices=tuple((k, f"{k}x{k}") for k in KERNELS),
+    )
 
     def __post_init__(self) -> None:
         self.ops = tuple(self.ops)
-        self.kernels = tuple(int(k) for k in self.kernels)
+        self.kernels = tuple(self.kernels)
         self.validate()
 
     def validate(self) -> None:
-        lo, hi = DEPTH_LIMITS
-        for name in ("min_depth", "max_depth"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or not lo <= v <= hi:
-                raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}")
-        if self.min_depth > self.max_depth:
-            raise ValueError(
-                f"min_depth ({self.min_depth}) must not exceed max_depth ({self.max_depth})"
-            )
-        lo, hi = WIDTH_LIMITS
-        for name in ("min_width", "max_width"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or not lo <= v <= hi:
-                raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}")
-        if self.min_width > self.max_width:
-            raise ValueError(
-                f"min_width ({self.min_width}) must not exceed max_width ({self.max_width})"
-            )
-        if not isinstance(self.width_step, int) or self.width_step < 1:
-            raise ValueError(f"width_step must be a positive integer, got {self.width_step!r}")
-        if not self.ops or any(o not in OPS for o in self.ops):
-            raise ValueError(f"ops must be a non-empty subset of {OPS}, got {self.ops!r}")
-        if not self.kernels or any(k not in KERNELS for k in self.kernels):
-            raise ValueError(
-                f"kernels must be a non-empty subset of {KERNELS}, got {self.kernels!r}"
+        """Raise SettingError naming the first bad bound."""
+        for s in settings_of(SearchSpace):
+            s.check(getattr(self, s.name))
+        for lo, hi in (("min_depth", "max_depth"), ("min_width", "max_width")):
+            if getattr(self, lo) > getattr(self, hi):
+                raise SettingError(f"{hi} must be at least {lo} ({getattr(self, lo)})", hi)
+        if self.width_step > self.max_width:
+            raise SettingError(
+                f"width_step must not exceed max_width ({self.max_width})", "width_step"
             )
 
     def widths_down(self) -> list[int]:

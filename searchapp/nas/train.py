@@ -22,6 +22,7 @@ from .augment import Augment, channel_stats
 from .config import RECIPES, Cancelled, Recipe, get_recipe  # noqa: F401 - re-exported
 from .data import ImageData
 from .model import build_model, num_params
+from .schedule import EarlyStop, Schedule
 from .space import IMAGENET_STEM_INPUT, Arch, count_macs
 
 
@@ -157,6 +158,18 @@ def train_candidate(
     )
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything one training run takes besides the model, the data, the recipe and the batch."""
+
+    seed: int = 0
+    resize_to: int | None = None
+    on_epoch: EpochCallback | None = None
+    should_stop: Callable[[], bool] | None = None
+    keep_state: bool = True
+    eval_batch: int = 1024
+
+
 def train_model(
     make_model: Callable[[], torch.nn.Module],
     dd: DeviceData,
@@ -174,22 +187,12 @@ def train_model(
 
     On CUDA out-of-memory the batch is halved and training restarts from scratch.
     """
+    opts = RunOptions(seed, resize_to, on_epoch, should_stop, keep_state, eval_batch)
     batch = effective_batch(recipe, len(dd.y_train))
     retries = 0
     while True:
         try:
-            res = _train_once(
-                make_model,
-                dd,
-                recipe,
-                batch,
-                seed,
-                resize_to,
-                on_epoch,
-                should_stop,
-                keep_state,
-                eval_batch,
-            )
+            res = _train_once(make_model, dd, recipe, batch, opts)
             res.macs, res.oom_retries = macs, retries
             return res
         except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
@@ -210,66 +213,56 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def _setup(
+    make_model: Callable[[], torch.nn.Module], dd: DeviceData, recipe: Recipe, resize_to: int | None
+) -> tuple[torch.nn.Module, Augment, bool]:
+    """The model on the device, its batch augmentation, and whether to autocast to bf16."""
+    model = make_model().to(dd.device)
+    # channels_last pays on CUDA and on CPUs (oneDNN: 1.3-2.6x here). bf16 on a CPU pays only
+    # with native bf16 and images of 32 px or more (1.1-1.8x); on 16 px ones it was 5x slower.
+    if recipe.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    side = resize_to or dd.image_size
+    cuda = dd.device.type == "cuda"
+    autocast = recipe.mixed_precision and (cuda or (cpu_has_bf16() and side >= 32))
+    aug = Augment(
+        dd.mean, dd.std, pad=4, flip=True, resize_to=resize_to, channels_last=recipe.channels_last
+    )
+    return model, aug, autocast
+
+
 def _train_once(
     make_model: Callable[[], torch.nn.Module],
     dd: DeviceData,
     recipe: Recipe,
     batch: int,
-    seed: int,
-    resize_to: int | None,
-    on_epoch: EpochCallback | None,
-    should_stop: Callable[[], bool] | None,
-    keep_state: bool,
-    eval_batch: int,
+    opts: RunOptions,
 ) -> Result:
+    """One run at ``batch``: the lr of each step from the schedule, the end from the rule."""
     dev = dd.device
-    cuda = dev.type == "cuda"
-    torch.manual_seed(seed)
+    torch.manual_seed(opts.seed)
     gen = torch.Generator(device=dev)
-    gen.manual_seed(seed)
-    model = make_model().to(dev)
-    # channels_last pays on CUDA and on CPUs (oneDNN: 1.3-2.6x here). bf16 on a CPU pays only
-    # with native bf16 and images of 32 px or more (1.1-1.8x); on 16 px ones it was 5x slower.
-    channels_last = recipe.channels_last
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    side = resize_to or dd.image_size
-    autocast = recipe.mixed_precision and (cuda or (cpu_has_bf16() and side >= 32))
-    aug = Augment(
-        dd.mean, dd.std, pad=4, flip=True, resize_to=resize_to, channels_last=channels_last
-    )
-
+    gen.manual_seed(opts.seed)
+    model, aug, autocast = _setup(make_model, dd, recipe, opts.resize_to)
     n = len(dd.y_train)
     steps_per_epoch = math.ceil(n / batch)
-    total_steps = recipe.epochs * steps_per_epoch
-    warmup = int(recipe.warmup_epochs * steps_per_epoch)
-    lr = recipe.lr * batch / recipe.base_batch
+    schedule = Schedule(recipe, batch, steps_per_epoch)
+    early_stop = EarlyStop(recipe, schedule, steps_per_epoch)
     opt = torch.optim.SGD(
         model.parameters(),
-        lr=lr,
+        lr=schedule.peak,
         momentum=recipe.momentum,
         nesterov=recipe.nesterov,
         weight_decay=recipe.weight_decay,
     )
 
-    anneal: dict = {}  # set on a plateau: {"start": step, "steps": n, "lr": lr then, "end_epoch": e}
-
-    def lr_at(step: int) -> float:
-        if anneal:
-            return anneal["lr"] * max(0.0, 1 - (step - anneal["start"]) / anneal["steps"])
-        if step < warmup:
-            return lr * (step + 1) / warmup
-        t = (step - warmup) / max(total_steps - warmup, 1)
-        return 0.5 * lr * (1 + math.cos(math.pi * t))  # cosine to 0
-
     start = time.perf_counter()
     loss_curve: list[float] = []
     test_curve: list[float] = []
     train_acc = test_acc = 0.0
-    status, step, full_streak, best_test, since_best = "ok", 0, 0, -1.0, 0
-    epochs_run = 0
-    for epoch in range(recipe.epochs):
-        if should_stop is not None and should_stop():
+    status, step, epoch = "ok", 0, 0
+    for epoch in range(1, recipe.epochs + 1):
+        if opts.should_stop is not None and opts.should_stop():
             raise Cancelled()
         model.train()
         perm = torch.randperm(n, device=dev, generator=gen)
@@ -280,7 +273,7 @@ def _train_once(
             xb = aug(dd.x_train[idx], train=True, generator=gen)
             yb = dd.y_train[idx]
             for g in opt.param_groups:
-                g["lr"] = lr_at(step)
+                g["lr"] = schedule.lr(step)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
                 out = model(xb)
                 loss = F.cross_entropy(out.float(), yb, label_smoothing=recipe.label_smoothing)
@@ -290,58 +283,31 @@ def _train_once(
             step += 1
             loss_sum += loss.detach() * len(idx)
             correct += (out.detach().argmax(1) == yb).sum()
-        epochs_run = epoch + 1
         mean_loss = (loss_sum / n).item()  # one sync per epoch
         train_acc = 100.0 * correct.item() / n
         loss_curve.append(mean_loss)
         if not math.isfinite(mean_loss):
-            status = "diverged"
-            test_acc = 0.0
-            test_curve.append(test_acc)
-            _report(on_epoch, epochs_run, recipe.epochs, mean_loss, train_acc, test_acc)
-            break
-        last = epochs_run == recipe.epochs
-        if last or epochs_run % recipe.eval_every == 0 or recipe.plateau_patience:
+            status, test_acc = "diverged", 0.0
+        elif epoch == recipe.epochs or epoch % recipe.eval_every == 0 or recipe.plateau_patience:
             test_acc, _ = evaluate(
-                model, dd.x_test, dd.y_test, aug, batch_size=eval_batch, autocast=autocast
+                model, dd.x_test, dd.y_test, aug, batch_size=opts.eval_batch, autocast=autocast
             )
         test_curve.append(test_acc)
-        _report(on_epoch, epochs_run, recipe.epochs, mean_loss, train_acc, test_acc)
-        # early stopping (fast recipe): memorised the training set, or test accuracy flat
-        full_streak = full_streak + 1 if train_acc >= 100.0 else 0
-        if recipe.stop_at_full_train_epochs and full_streak >= recipe.stop_at_full_train_epochs:
+        _report(opts.on_epoch, epoch, recipe.epochs, mean_loss, train_acc, test_acc)
+        if status == "diverged" or early_stop.done(epoch, step, train_acc, test_acc):
             break
-        if anneal:
-            if epochs_run >= anneal["end_epoch"]:
-                break
-            continue
-        if test_acc > best_test + recipe.plateau_delta:
-            best_test, since_best = test_acc, 0
-        else:
-            since_best += 1
-        if recipe.plateau_patience and since_best >= recipe.plateau_patience:
-            left = recipe.epochs - epochs_run
-            if left <= 0 or recipe.anneal_epochs <= 0:
-                break
-            n_epochs = min(recipe.anneal_epochs, left)
-            anneal.update(
-                start=step,
-                steps=n_epochs * steps_per_epoch,
-                lr=lr_at(step),
-                end_epoch=epochs_run + n_epochs,
-            )
-    if cuda:
+    if dev.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     state = None
-    if keep_state and status == "ok":
+    if opts.keep_state and status == "ok":
         state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     return Result(
         train_acc=round(train_acc, 4),
         test_acc=round(test_acc, 4),
         loss_curve=[round(v, 6) if math.isfinite(v) else None for v in loss_curve],
         test_curve=[round(v, 4) for v in test_curve],
-        epochs=epochs_run,
+        epochs=epoch,
         batch_size=batch,
         seconds=round(seconds, 3),
         device=str(dev),

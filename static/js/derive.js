@@ -1,12 +1,8 @@
 // Derive page: show only the class picker of the chosen archive.
-(function () {
-  "use strict";
-  const kind = document.getElementById("id_kind");
-  if (!kind) return;
-  function update() {
-    document.getElementById("cifar-fields").hidden = kind.value !== "cifar10";
-    document.getElementById("tiny-fields").hidden = kind.value !== "tinyimagenet";
-  }
-  kind.addEventListener("change", update);
-  update();
-})();
+const kind = document.getElementById("id_kind");
+function update() {
+  document.getElementById("cifar-fields").hidden = kind.value !== "cifar10";
+  document.getElementById("tiny-fields").hidden = kind.value !== "tinyimagenet";
+}
+kind.addEventListener("change", update);
+update();

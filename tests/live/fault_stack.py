@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mininas_web.launcher import child_pids
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 SETUP = """
 import json
@@ -32,7 +32,7 @@ print(json.dumps({{"dataset": ds.pk}}))
 CREATE = """
 import json
 from django.db import transaction
-from searchapp import jobs
+from searchapp.tasks.search import enqueue_search
 from searchapp.models import Dataset, Search
 from searchapp.nas.search import SearchConfig
 ds = Dataset.objects.get(pk={dataset})
@@ -41,7 +41,7 @@ for _ in range({count}):
     with transaction.atomic():
         s = Search.objects.create(owner=ds.owner, dataset=ds,
                                   settings=SearchConfig.from_dict({config!r}).to_dict())
-        jobs.enqueue_search(s)
+        enqueue_search(s)
     ids.append(s.pk)
 print(json.dumps(ids))
 """
@@ -94,7 +94,7 @@ class FaultStack:
         log = open(self.root / f"{name}-{len(self.workers)}.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "manage.py", "rqworker", "gpu",
-             "--worker-class", "searchapp.worker.Worker"],
+             "--worker-class", "searchapp.tasks.worker.Worker"],
             cwd=ROOT,
             env=self.env,
             stdin=subprocess.DEVNULL,

@@ -16,7 +16,7 @@ from pathlib import Path
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mininas_web.launcher import Stack
-from searchapp.redis_server import free_port
+from mininas_web.redis_server import free_port
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

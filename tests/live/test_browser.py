@@ -1,18 +1,22 @@
 """The whole product in a real Chromium: sign in, upload a folder, run a search, watch it live,
-download the weights.
+download the weights, train the baselines and derive the paper's suite, each watched live.
 
 The stack (Redis, daphne, an RQ worker, a SQLite file) runs in subprocesses of its own
 (tests/live/live_stack.py); this process only drives the browser and reads the database file to time
 each candidate's save. It also prints how long each finished candidate took to show up in the
-page (p50/p95) and saves a screenshot to var/screenshots/search.png.
+page (p50/p95) and saves a screenshot to var/screenshots/search.png. Rows drawn live from socket
+events are compared with the rows the server renders for the same page.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import signal
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,18 +31,20 @@ from tests.live.live_stack import (
     sign_in,
     upload_folder,
 )
+from tests.web.derive_fixtures import place_cifar
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM} (run `make chromium`)"),
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "carol", "carol-browser-password"
 # 2 classes x (16 train + 6 test) images of 16x16 px; the search takes ~20-60 s on 2 CPU cores.
 TINY_FORM = {"#id_max_depth": "4", "#id_min_width": "8", "#id_max_width": "16",
              "#id_width_step": "8", "#id_epochs": "4"}  # fmt: skip
 SEARCH_TIMEOUT_MS = 300_000
+BASELINES_TIMEOUT_MS = 300_000
 
 # Runs in every page before its scripts: the time (and status) at which each candidate row first
 # appears in the candidates table, and a marker that a reload would erase.
@@ -109,6 +115,50 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
+def row_texts(page, selector: str) -> list[str]:
+    return page.locator(selector).all_inner_texts()
+
+
+def server_rendered(browser, context, url: str, selectors: list[str]) -> list[list[str]]:
+    """The texts of `selectors` in the page as the server renders it (no script runs)."""
+    plain = browser.new_context(java_script_enabled=False, storage_state=context.storage_state())
+    try:
+        page = plain.new_page()
+        page.goto(url)
+        return [row_texts(page, s) for s in selectors]
+    finally:
+        plain.close()
+
+
+@contextmanager
+def worker_paused(stack):
+    """The worker starts no job inside the block, so the page is drawn and live before it runs."""
+    group = stack.children["worker"].pid  # its own session: the pid is the group's id
+    os.killpg(group, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(group, signal.SIGCONT)
+
+
+def start_watching(page, click: str) -> None:
+    """Click a button that posts and comes back to this page; wait until its socket is open."""
+    with page.expect_navigation():
+        page.click(click)
+    page.wait_for_selector("#live-state.on")
+    page.evaluate("window.__sameDocument = true")  # a reload would lose it
+
+
+def assert_accessible_live_regions(page) -> None:
+    """Status and progress are announced; the chart has a caption that points at the table."""
+    assert page.locator("[role=status] #search-status").count() == 1
+    assert page.get_by_label("Epochs of the current candidate").count() == 1
+    chart = page.locator("#candidates-chart")
+    assert chart.get_attribute("role") == "img" and chart.get_attribute("aria-label")
+    caption = page.locator("#" + chart.get_attribute("aria-describedby"))
+    assert "All candidates" in caption.inner_text()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     with live_stack(tmp_path_factory.mktemp("live")) as running:
@@ -128,6 +178,8 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
         )
         context.add_init_script(ROW_OBSERVER)
         page = context.new_page()
+        script_errors: list[str] = []
+        page.on("pageerror", lambda exc: script_errors.append(str(exc)))
         try:
             sign_in(page, stack.url, USER, PASSWORD)
             upload_folder(page, stack.url, folder, "stripes")
@@ -161,6 +213,15 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
             assert page.locator("#best-table tbody tr").count() > 0
             assert "params" in page.text_content("#best-params")
 
+            assert_accessible_live_regions(page)
+
+            # The rows drawn from socket events are the rows the server renders.
+            drawn = ["#candidates-table tbody tr", "#best-table tbody tr", "#best-params",
+                     "#search-summary dl"]  # fmt: skip
+            assert [row_texts(page, s) for s in drawn] == server_rendered(
+                browser, context, page.url, drawn
+            )
+
             with page.expect_download() as info:
                 page.click("a#download-pt")
             weights = tmp_path / "model.pt"
@@ -168,6 +229,29 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
             shot = ROOT / "var" / "screenshots" / "search.png"
             shot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shot), full_page=True)
+
+            # Baselines: their rows change live, over the search's socket, with no reload.
+            page.reload()  # the search finished after this page was drawn: now it offers them
+            with worker_paused(stack):
+                start_watching(page, "#baselines-train")
+                assert page.is_visible("#baselines-cancel")
+            page.wait_for_function(
+                "document.querySelectorAll('#baselines-table tr[data-baseline] "
+                ".status-finished, #baselines-table tr[data-baseline] .status-failed')"
+                ".length === 2",
+                timeout=BASELINES_TIMEOUT_MS,
+            )
+            assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
+            assert page.evaluate("window.miniNAS.liveEvents") > 0
+            baselines = "#baselines-table tbody tr"
+            assert "failed" not in page.inner_text("#baselines-table"), page.inner_text(baselines)
+            assert page.inner_text("#baselines-train") == "Train baselines again"
+            assert not page.is_visible("#baselines-cancel")
+            assert "finished" in page.text_content("#baselines-state")
+            assert [row_texts(page, baselines)] == server_rendered(
+                browser, context, page.url, [baselines]
+            )
+            assert not script_errors
         finally:
             save_times.done.set()
             browser.close()
@@ -186,3 +270,42 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
         f"p50 {percentile(latencies, 0.5):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms, "
         f"max {max(latencies):.0f} ms (DB polled every {save_times.every * 1000:.0f} ms)"
     )
+
+
+def test_the_suite_page_shows_each_dataset_as_it_is_derived(stack):
+    from playwright.sync_api import sync_playwright
+
+    place_cifar(Path(stack.env["MEDIA_ROOT"]).parent / "sources")  # the default sources folder
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        script_errors: list[str] = []
+        page.on("pageerror", lambda exc: script_errors.append(str(exc)))
+        try:
+            sign_in(page, stack.url, USER, PASSWORD)
+            page.goto(stack.url + "/suite/")
+            assert "0 of 31 datasets created" in page.inner_text("#suite-created")
+            with worker_paused(stack):
+                start_watching(page, "#suite-create")
+                assert page.is_disabled("#suite-create")
+            page.wait_for_function(
+                "document.querySelector('#suite-run-status').textContent.trim() === 'finished'",
+                timeout=120_000,
+            )
+            assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
+            assert page.evaluate("window.miniNAS.liveEvents") > 0
+            assert page.inner_text("#suite-created") == "21 of 31 datasets created"
+            assert page.inner_text("#suite-run-counts") == "21 created, 10 skipped"
+            assert page.locator("#suite-problems li").count() == 10
+            assert not page.is_disabled("#suite-create")
+            pair = page.locator('tr[data-suite="airplane, auto"]')
+            assert pair.locator("a[href^='/datasets/']").count() == 1
+            assert pair.locator(".suite-created").inner_text() == "yes"
+            rows = ["#suite-table tbody tr", "#suite-problems li", "#suite-run-status"]
+            assert [row_texts(page, s) for s in rows] == server_rendered(
+                browser, context, page.url, rows
+            )
+            assert not script_errors
+        finally:
+            browser.close()

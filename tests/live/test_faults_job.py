@@ -14,10 +14,11 @@ import pytest
 import torch
 from rq.worker import SimpleWorker
 
-from searchapp import broadcast, jobs
-from searchapp.lease import Lease
 from searchapp.models import Search
 from searchapp.storage import media_path, search_dir
+from searchapp.tasks import broadcast
+from searchapp.tasks import search as search_task
+from searchapp.tasks.lease import Lease
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +28,7 @@ def _enqueue(search, job_timeout=None) -> str:
     job_id = f"search-{search.pk}-{time.monotonic_ns() % 10**8:08d}"
     Search.objects.filter(pk=search.pk).update(rq_job_id=job_id)
     django_rq.get_queue("gpu").enqueue(
-        jobs.run_search_job,
+        search_task.run_search_job,
         search.pk,
         job_id=job_id,
         job_timeout=job_timeout or 3600,
@@ -174,15 +175,15 @@ def test_a_full_disk_while_saving_weights_fails_the_search_and_serves_nothing(
 
 def test_cancel_during_training_stops_within_one_epoch_and_keeps_results(search, monkeypatch, sent):
     _set(search, epochs=3)
-    monkeypatch.setattr(jobs, "CANCEL_POLL_SECONDS", 0)
-    real_epoch = jobs.EventRecorder.epoch
+    monkeypatch.setattr("searchapp.tasks.queue.CANCEL_POLL_SECONDS", 0)
+    real_epoch = search_task.EventRecorder.epoch
 
     def epoch(self, s, event):
         if event["index"] == 1 and event["epoch"] == 1:
             Search.objects.filter(pk=s.pk).update(cancel_requested=True)  # the Cancel button
         return real_epoch(self, s, event)
 
-    monkeypatch.setattr(jobs.EventRecorder, "epoch", epoch)
+    monkeypatch.setattr(search_task.EventRecorder, "epoch", epoch)
     _enqueue(search)
     _work()
     search.refresh_from_db()
@@ -212,7 +213,7 @@ def test_a_search_queued_twice_runs_once(search, sent):
 
 def test_the_same_job_queued_twice_runs_once(search, sent):
     job_id = _enqueue(search)
-    django_rq.get_queue("gpu").enqueue(jobs.run_search_job, search.pk, job_id=job_id)
+    django_rq.get_queue("gpu").enqueue(search_task.run_search_job, search.pk, job_id=job_id)
     _work()
     search.refresh_from_db()
     assert search.status == "finished"

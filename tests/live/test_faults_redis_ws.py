@@ -12,9 +12,9 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from searchapp import broadcast
-from searchapp.redis_server import RedisServer, free_port
+from mininas_web.redis_server import RedisServer, free_port
 from searchapp.routing import websocket_urlpatterns
+from searchapp.tasks import broadcast
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +45,7 @@ def _event(search_id, phase):
 
 
 class Page:
-    """The browser's logic from static/js/search.js: apply in order, resync on a gap,
+    """The browser's logic from static/js/live.js: apply in order, resync on a gap,
     reconnect when the socket closes, ping now and then."""
 
     def __init__(self, user, search_id):

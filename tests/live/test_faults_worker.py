@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from searchapp.redis_server import RedisServer, free_port
+from mininas_web.redis_server import RedisServer, free_port
 from tests.builders import TINY_SEARCH
 from tests.live.fault_stack import FaultStack
 

@@ -6,10 +6,9 @@ import django_rq
 import pytest
 from django.utils import timezone
 
-from searchapp import reconcile
-from searchapp.lease import Lease, lease_key
 from searchapp.models import Search
-from searchapp.worker import search_id_of
+from searchapp.tasks import reconcile
+from searchapp.tasks.lease import Lease, lease_key
 
 pytestmark = pytest.mark.django_db
 
@@ -74,11 +73,6 @@ def test_nothing_is_judged_right_after_redis_restarts(search, monkeypatch):
     _orphan(search)
     monkeypatch.setattr(reconcile, "redis_uptime", lambda connection: 1)
     assert reconcile.reconcile(django_rq.get_connection("gpu")) == []
-
-
-def test_job_ids_name_their_search():
-    assert search_id_of("search-12-ab34cd56") == 12
-    assert search_id_of("something-else") is None
 
 
 def test_the_command_reports_what_it_queued(search, conn):

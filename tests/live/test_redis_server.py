@@ -1,6 +1,6 @@
 import redis
 
-from searchapp.redis_server import RedisServer, find_redis_server
+from mininas_web.redis_server import RedisServer, find_redis_server
 
 
 def test_it_finds_a_redis_binary():

@@ -11,7 +11,7 @@ from PIL import Image
 
 from tests.builders import make_data, write_folder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     "--max-depth",
     "4",

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from searchapp.nas.data import DataError, load_dataset, load_npz, stratified_split
-from tests.builders import make_data, write_folder
+from searchapp.nas.limits import Limits
+from tests.builders import make_data, solid_bmp_zip, write_folder
 
 
 def test_it_reads_a_folder_with_train_and_test(tmp_path):
@@ -156,6 +157,42 @@ def test_a_zip_bomb_is_refused(tmp_path):
         z.writestr("train/a/1.png", b"\0" * 10_000_000)
     with pytest.raises(DataError, match="zip bomb"):
         load_dataset(zpath)
+
+
+def test_small_entries_that_compress_well_are_not_a_zip_bomb(tmp_path):
+    zpath = tmp_path / "d.zip"
+    zpath.write_bytes(solid_bmp_zip())  # six 30 KB BMPs, each deflated about 350:1
+    assert load_dataset(zpath).classes == ["blue", "red"]
+    with pytest.raises(DataError, match=r"red/0.bmp.* 349:1, more than 200:1"):
+        load_dataset(zpath, limits=Limits(ratio_min_bytes=30_000))
+
+
+@pytest.mark.parametrize(
+    "limits, message",
+    [
+        (Limits(max_entries=5), "the zip has 6 entries; at most 5 are allowed"),
+        (Limits(max_unpacked_bytes=100_000), "unpacks to more than 97.7 KiB"),
+    ],
+)
+def test_a_zip_over_the_given_limits_is_refused(tmp_path, limits, message):
+    zpath = tmp_path / "d.zip"
+    zpath.write_bytes(solid_bmp_zip())
+    with pytest.raises(DataError, match=message):
+        load_dataset(zpath, limits=limits)
+
+
+def test_images_over_the_given_limits_are_rejected(tmp_path):
+    root = write_folder(tmp_path / "d", make_data(n_train=4, n_test=2))
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(root / "train" / "cat" / "heavy.png")  # about 12 KB
+    Image.new("RGB", (24, 24)).save(root / "train" / "cat" / "wide.png")  # tiny file, 576 px
+    got = load_dataset(
+        root, strict=False, limits=Limits(max_image_bytes=5000, max_image_pixels=400)
+    )
+    reasons = dict(got.rejected)
+    assert reasons["train/cat/heavy.png"] == "file larger than 4.88 KiB"
+    assert reasons["train/cat/wide.png"] == "24x24 pixels is more than allowed (400)"
+    assert got.summary()["train"] == 8
 
 
 def test_a_non_zip_file_is_refused(tmp_path):

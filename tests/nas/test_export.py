@@ -6,8 +6,10 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from searchapp.nas.export import load_checkpoint, write_outputs
+from searchapp.nas.export import checkpoint, load_checkpoint, write_outputs
 from searchapp.nas.search import SearchConfig, run_search
+from searchapp.nas.space import Arch
+from searchapp.nas.train import DeviceData
 from tests.builders import make_data
 
 TINY = dict(
@@ -25,7 +27,7 @@ TINY = dict(
 
 def _search(tmp_path, **extra):
     data = make_data()
-    result = run_search(data, SearchConfig(**(TINY | extra)))
+    result = run_search(data, SearchConfig.from_dict(TINY | extra))
     paths = write_outputs(result, data, tmp_path)
     return data, result, paths
 
@@ -63,7 +65,7 @@ def test_imagenet_stem_export_resizes_inside_the_model(tmp_path):
 
 def test_a_full_disk_leaves_no_partial_model(tmp_path, monkeypatch):
     data = make_data()
-    result = run_search(data, SearchConfig(**TINY))
+    result = run_search(data, SearchConfig.from_dict(TINY))
 
     def no_space(obj, f, *a, **k):
         with open(f, "wb") as fh:
@@ -79,3 +81,11 @@ def test_a_full_disk_leaves_no_partial_model(tmp_path, monkeypatch):
         raise AssertionError("expected OSError")
     assert not (tmp_path / "model.pt").exists()
     assert not list(tmp_path.iterdir())
+
+
+def test_the_export_normalises_exactly_as_the_trainer_does():
+    data = make_data()
+    ckpt = checkpoint(Arch.initial(3, 8), {}, data)
+    trained_with = DeviceData(data, torch.device("cpu"))
+    assert torch.equal(torch.tensor(ckpt["mean"]), trained_with.mean)
+    assert torch.equal(torch.tensor(ckpt["std"]), trained_with.std)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from searchapp.nas.search import Search, SearchConfig, run_search
+from searchapp.nas.settings import SettingError
 from searchapp.nas.space import Arch
 from tests.builders import make_data
 
@@ -46,7 +47,7 @@ class Recorder:
 
 def run(evaluator, records=None, **cfg):
     events = []
-    config = SearchConfig(**cfg)
+    config = SearchConfig.from_dict(cfg)
     search = Search(
         config,
         evaluator=evaluator,
@@ -212,10 +213,13 @@ def test_restricted_op_and_kernel_sets_shrink_the_fine_phases():
 
 
 @pytest.mark.parametrize(
-    "settings, message",
+    "settings, field",
     [
         ({"min_depth": 0}, "min_depth"),
-        ({"min_depth": 9, "max_depth": 5}, "min_depth"),
+        ({"min_depth": 9, "max_depth": 5}, "max_depth"),
+        ({"width_step": 128}, "width_step"),
+        ({"device": "tpu"}, "device"),
+        ({"seed": 1.5}, "seed"),
         ({"max_width": 1000}, "max_width"),
         ({"width_step": 0}, "width_step"),
         ({"l_gain": -1}, "l_gain"),
@@ -226,13 +230,14 @@ def test_restricted_op_and_kernel_sets_shrink_the_fine_phases():
         ({"epochs": 0}, "epochs"),
     ],
 )
-def test_it_rejects_bad_settings_naming_the_field(settings, message):
-    with pytest.raises(ValueError, match=message):
-        SearchConfig(**settings)
+def test_it_rejects_bad_settings_naming_the_field(settings, field):
+    with pytest.raises(SettingError, match=field) as caught:
+        SearchConfig.from_dict(settings)
+    assert caught.value.field == field
 
 
 def test_config_round_trips_through_a_dict_and_rejects_unknown_keys():
-    cfg = SearchConfig(max_depth=6, target_acc=90, kernels=(3, 5))
+    cfg = SearchConfig.from_dict({"max_depth": 6, "target_acc": 90, "kernels": (3, 5)})
     assert SearchConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="bogus"):
         SearchConfig.from_dict({"bogus": 1})
@@ -257,8 +262,8 @@ TINY = dict(
 
 def test_a_real_search_is_repeatable_with_the_same_seed(tmp_path):
     data = make_data()
-    a = run_search(data, SearchConfig(**TINY))
-    b = run_search(data, SearchConfig(**TINY))
+    a = run_search(data, SearchConfig.from_dict(TINY))
+    b = run_search(data, SearchConfig.from_dict(TINY))
 
     def metrics(r):
         return [(c["key"], c["train_acc"], c["test_acc"], c["loss_curve"]) for c in r.candidates]  # noqa: E731
@@ -270,7 +275,7 @@ def test_a_real_search_is_repeatable_with_the_same_seed(tmp_path):
 
 def test_a_real_search_resumes_to_the_same_result_and_weights(tmp_path):
     data = make_data()
-    full = run_search(data, SearchConfig(**TINY), work_dir=tmp_path / "full")
+    full = run_search(data, SearchConfig.from_dict(TINY), work_dir=tmp_path / "full")
     saved = []
 
     def on_event(e):
@@ -280,11 +285,11 @@ def test_a_real_search_resumes_to_the_same_result_and_weights(tmp_path):
                 raise KeyboardInterrupt  # a crash between candidates
 
     with pytest.raises(KeyboardInterrupt):
-        run_search(data, SearchConfig(**TINY), on_event=on_event, work_dir=tmp_path / "part")
+        run_search(data, SearchConfig.from_dict(TINY), on_event=on_event, work_dir=tmp_path / "part")
     trained = []
     resumed = run_search(
         data,
-        SearchConfig(**TINY),
+        SearchConfig.from_dict(TINY),
         records=saved,
         work_dir=tmp_path / "part",
         on_event=lambda e: trained.append(e) if e["type"] == "candidate.started" else None,

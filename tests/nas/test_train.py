@@ -1,12 +1,14 @@
 """Trainer: learns, is repeatable, survives OOM by halving the batch, marks divergence."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
 from searchapp.nas import train as train_mod
 from searchapp.nas.augment import Augment, channel_stats, random_crop, random_flip
+from searchapp.nas.schedule import EarlyStop, Schedule
 from searchapp.nas.space import Arch
 from searchapp.nas.train import Cancelled, get_recipe, train_candidate
 from tests.builders import make_data
@@ -84,7 +86,7 @@ def test_other_errors_are_not_mistaken_for_oom(monkeypatch):
 
 def test_a_non_finite_loss_marks_the_candidate_diverged():
     recipe = get_recipe("paper", epochs=3)
-    recipe = train_mod.replace(recipe, lr=1e30)
+    recipe = replace(recipe, lr=1e30)
     res = train_candidate(ARCH, make_data(), recipe, device="cpu")
     assert res.status == "diverged"
     assert res.test_acc == 0.0 and res.state_dict is None
@@ -92,7 +94,7 @@ def test_a_non_finite_loss_marks_the_candidate_diverged():
 
 
 def test_a_plateau_anneals_the_lr_to_zero_over_a_few_epochs_then_stops():
-    recipe = train_mod.replace(
+    recipe = replace(
         get_recipe("fast", epochs=30),
         plateau_patience=2,
         stop_at_full_train_epochs=0,
@@ -110,6 +112,32 @@ def test_a_plateau_anneals_the_lr_to_zero_over_a_few_epochs_then_stops():
             break
     assert plateau_at is not None and plateau_at + 3 <= 30
     assert res.epochs == plateau_at + 3
+
+
+def test_the_schedule_warms_up_decays_by_cosine_and_anneals_on_request():
+    recipe = replace(get_recipe("fast", epochs=10), lr=0.1, base_batch=64, warmup_epochs=1.0)
+    s = Schedule(recipe, batch=128, steps_per_epoch=4)  # peak 0.2, 4 warmup steps of 40
+    assert [s.lr(i) for i in range(4)] == pytest.approx([0.05, 0.1, 0.15, 0.2])
+    assert s.lr(4) == pytest.approx(0.2) and s.lr(22) == pytest.approx(0.1)
+    assert s.lr(39) == pytest.approx(0.0, abs=1e-3)
+    s.anneal(22, 4)  # from 0.1 down to 0 in a straight line over 4 steps
+    assert [round(s.lr(i), 6) for i in (22, 23, 24, 25, 26, 30)] == [0.1, 0.075, 0.05, 0.025, 0, 0]
+
+
+def test_early_stop_at_full_train_accuracy_and_after_a_plateau_and_its_anneal():
+    full = replace(get_recipe("fast", epochs=30), stop_at_full_train_epochs=2, plateau_patience=0)
+    rule = EarlyStop(full, Schedule(full, 64, 10), 10)
+    train_accs = [100, 99, 100, 100]
+    stops = [rule.done(e, 10 * e, acc, 50.0) for e, acc in enumerate(train_accs, 1)]
+    assert stops == [False, False, False, True]
+
+    flat = replace(full, stop_at_full_train_epochs=0, plateau_patience=2, anneal_epochs=3)
+    schedule = Schedule(flat, 64, 10)
+    rule = EarlyStop(flat, schedule, 10)
+    test_accs = [50, 60, 60, 60, 60, 60, 60]  # no gain after epoch 2: anneal over epochs 5..7
+    stops = [rule.done(e, 10 * e, 90.0, acc) for e, acc in enumerate(test_accs, 1)]
+    assert stops == [False] * 6 + [True]
+    assert schedule.lr(40) > 0 and schedule.lr(70) == 0.0
 
 
 def test_fast_recipe_shrinks_the_batch_for_small_datasets():

@@ -1,6 +1,6 @@
 """Tiny archives in the official CIFAR-10 / Tiny-ImageNet formats, placed in a sources folder.
 
-The builders come from tests/nas/test_derived.py (the engine's tests); this adds the web side:
+The builders come from tests/nas/derived_archives.py (the engine's); this adds the web side:
 a sources folder wired into settings.DERIVED_SOURCES_DIR.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from searchapp.nas.derived import SUITE
-from tests.nas.test_derived import WORDS, cifar_members, tiny_files, write_tar, write_zip
+from tests.nas.derived_archives import WORDS, cifar_members, tiny_files, write_tar, write_zip
 
 CIFAR_PER_CLASS = (10, 2)  # cifar_members(): 5 batches of 20 (labels cycle), test batch of 20
 

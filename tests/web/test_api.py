@@ -4,8 +4,7 @@ import json
 from django.test import Client
 
 from searchapp.models import Candidate, Search
-from searchapp.storage import search_dir
-from tests.builders import TINY_SEARCH
+from tests.builders import TINY_SEARCH, finish_with_weights
 
 
 def _basic(username, password):
@@ -91,12 +90,7 @@ def test_it_cancels_a_search(alice_client, search):
 
 
 def test_it_serves_weights(alice_client, search):
-    folder = search_dir(search.pk)
-    folder.mkdir(parents=True)
-    (folder / "model.onnx").write_bytes(b"onnx-bytes")
-    search.outputs = {"onnx": f"searches/{search.pk}/model.onnx"}
-    search.status = "finished"
-    search.save()
+    finish_with_weights(search, {"onnx": b"onnx-bytes"})
     r = alice_client.get(f"/api/searches/{search.pk}/weights/onnx/")
     assert r.status_code == 200
     assert b"".join(r.streaming_content) == b"onnx-bytes"

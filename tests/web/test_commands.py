@@ -38,6 +38,7 @@ def test_import_dataset_defaults_to_the_only_superuser(django_user_model, tmp_pa
     assert Dataset.objects.get().owner == admin
 
 
+@pytest.mark.live
 def test_search_queues_a_search(dataset, django_capture_on_commit_callbacks, capsys):
     import django_rq
 
@@ -49,6 +50,7 @@ def test_search_queues_a_search(dataset, django_capture_on_commit_callbacks, cap
     assert "queued" in capsys.readouterr().out
 
 
+@pytest.mark.live
 def test_search_runs_in_process_with_sync(dataset, capsys):
     call_command(
         "search",
@@ -88,3 +90,15 @@ def test_search_rejects_impossible_settings(dataset):
 def test_search_names_an_unknown_dataset(db):
     with pytest.raises(CommandError, match="no dataset 42"):
         call_command("search", "42")
+
+
+def test_seed_demo_makes_the_settings_demo_user_and_the_digits_once(db, settings, capsys):
+    from django.contrib.auth import get_user_model
+
+    settings.DEMO_USER, settings.DEMO_PASSWORD = "dora", "dora-demo-password"
+    call_command("seed_demo")
+    call_command("seed_demo")
+    user = get_user_model().objects.get(username="dora")
+    assert user.check_password("dora-demo-password")
+    assert Dataset.objects.get(owner=user).num_classes == 10
+    assert capsys.readouterr().out.count("user 'dora' created") == 1

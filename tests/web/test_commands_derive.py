@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from searchapp.models import Dataset
-from tests.derive_fixtures import place_cifar, place_tiny
+from tests.web.derive_fixtures import place_cifar, place_tiny
 
 
 def test_it_derives_from_a_given_archive(alice, tmp_path, capsys):

@@ -1,4 +1,7 @@
-"""The search socket: snapshot on connect, numbered events, resync, and who may connect."""
+"""The pages' sockets: snapshot on connect, numbered events, resync, and who may connect; the
+baselines' events on the search's socket, and the suite run's socket."""
+
+from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
@@ -6,15 +9,16 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from searchapp import broadcast
-from searchapp.models import Candidate
+from searchapp.models import BaselineRun, Candidate, SuiteRun
 from searchapp.routing import websocket_urlpatterns
+from searchapp.tasks import baselines, broadcast, suite
+from tests.web.derive_fixtures import place_cifar
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _communicator(user, search_id):
-    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/searches/{search_id}/")
+def _communicator(user, search_id, path="/ws/searches/{}/"):
+    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path.format(search_id))
     comm.scope["user"] = user
     return comm
 
@@ -117,4 +121,113 @@ async def test_the_full_stack_checks_the_origin(alice, search):
     headers = await database_sync_to_async(_session_headers)(alice, "http://evil.example")
     comm = WebsocketCommunicator(application, f"/ws/searches/{search.pk}/", headers=headers)
     connected, _ = await comm.connect()
+    assert not connected
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+@pytest.fixture
+def finished(search):
+    best = Candidate.objects.create(
+        search=search, index=0, phase="depth", arch={"depth": 3, "width": 8, "stem": "cifar"},
+        params=20_000, test_acc=91.5, status="ok", accepted=True,
+    )  # fmt: skip
+    search.status, search.best = "finished", best
+    search.save()
+    for name in baselines.NAMES:
+        BaselineRun.objects.create(search=search, name=name)
+    return search
+
+
+def fake_train_baseline(name, data, recipe, *, on_epoch, **kwargs):
+    for epoch in (1, 2):
+        on_epoch({"epoch": epoch, "epochs": 2, "test_acc": 40.0 + epoch})
+    return {"test_acc": 42.0, "params": 2_000_000, "epochs": 2, "seconds": 1.5, "device": "cpu"}
+
+
+async def _until(comm, event_type) -> list[dict]:
+    messages = [await comm.receive_json_from(timeout=30)]
+    while messages[-1]["type"] != event_type:
+        messages.append(await comm.receive_json_from(timeout=30))
+    return messages
+
+
+async def test_the_baselines_job_numbers_its_rows_among_the_searchs_events(alice, finished):
+    comm = _communicator(alice, finished.pk)
+    await comm.connect()
+    snap = await comm.receive_json_from()
+    assert [b["status"] for b in snap["baselines"]] == ["queued", "queued"]
+
+    with mock.patch("searchapp.nas.baselines.train_baseline", fake_train_baseline):
+        await database_sync_to_async(baselines.run_baselines_job)(finished.pk)
+    messages = await _until(comm, "baseline.finished")  # M-Net's end
+    messages += await _until(comm, "baseline.finished")  # E-Net's end
+    assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
+    first, last = messages[0], messages[-1]
+    assert first["type"] == "baseline.progress"
+    assert [b["status"] for b in first["baselines"]] == ["running", "queued"]
+    epochs = [m["baselines"][0]["progress"] for m in messages if m["baselines"][0]["progress"]]
+    assert epochs[-1]["epoch"] == 2 and epochs[-1]["test_acc"] == 42.0
+    mnet, enet = last["baselines"]
+    assert (mnet["status"], enet["status"]) == ("finished", "finished")
+    assert mnet["efficiency"] == 100.0 and mnet["progress"] == {}
+    await comm.disconnect()
+
+
+async def test_cancelling_queued_baselines_is_sent_to_the_page(alice, finished):
+    comm = _communicator(alice, finished.pk)
+    await comm.connect()
+    await comm.receive_json_from()
+    await database_sync_to_async(baselines.cancel_baselines)(finished)
+    msg = await comm.receive_json_from()
+    assert msg["type"] == "baseline.finished" and msg["seq"] == 1
+    assert {b["status"] for b in msg["baselines"]} == {"cancelled"}
+    await comm.disconnect()
+
+
+# ----------------------------------------------------------------------------- the suite
+
+
+def _suite(user, run_id):
+    return _communicator(user, run_id, path="/ws/suite/{}/")
+
+
+async def test_the_suite_socket_sends_the_whole_page_after_each_dataset(alice, settings, tmp_path):
+    settings.DERIVED_SOURCES_DIR = tmp_path / "sources"
+    place_cifar(settings.DERIVED_SOURCES_DIR)
+    run = await database_sync_to_async(SuiteRun.objects.create)(owner=alice)
+    comm = _suite(alice, run.pk)
+    assert (await comm.connect())[0]
+    snap = await comm.receive_json_from()
+    assert snap["type"] == "snapshot" and "seq" not in snap
+    assert (snap["run"]["status"], snap["created"], len(snap["rows"])) == ("queued", 0, 31)
+    assert snap["rows"][0]["latest_label"] == "–" and not snap["rows"][0]["dataset_url"]
+
+    await database_sync_to_async(suite.run_suite_job)(run.pk)
+    messages = await _until(comm, "suite.finished")
+    assert {m["type"] for m in messages[:-1]} == {"suite.progress"}
+    assert messages[0]["run"]["status"] == "running"
+    created = [m["created"] for m in messages]
+    assert created == sorted(created) and created[-1] == 21  # one dataset at a time
+    last = messages[-1]
+    assert last["run"]["status"] == "finished" and not last["run"]["active"]
+    assert last["run"]["counts"] == {"created": 21, "skipped": 10}
+    assert len(last["run"]["problems"]) == 10
+    pair = last["rows"][0]
+    assert pair["dataset_url"].startswith("/datasets/") and pair["latest_label"] == "start one"
+
+    await comm.send_json_to({"type": "ping", "seq": 0})  # no seq: always a fresh snapshot
+    assert (await comm.receive_json_from())["type"] == "snapshot"
+    await comm.disconnect()
+
+
+async def test_the_suite_socket_is_for_its_owner_only(alice, bob):
+    from django.contrib.auth.models import AnonymousUser
+
+    run = await database_sync_to_async(SuiteRun.objects.create)(owner=alice)
+    for user, code in ((bob, 4404), (AnonymousUser(), 4401)):
+        connected, got = await _suite(user, run.pk).connect()
+        assert (connected, got) == (False, code)
+    connected, _ = await _suite(alice, run.pk + 1).connect()
     assert not connected

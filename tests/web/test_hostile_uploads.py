@@ -11,13 +11,14 @@ import time
 import zipfile
 import zlib
 
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
 from searchapp.models import Dataset, Search, Upload
-from tests.builders import class_image, png_bytes
+from tests.builders import class_image, png_bytes, solid_bmp_zip
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def _nothing_written_outside(settings, tmp_path):
             assert any(str(p).startswith(a + "/") for a in allowed), f"stray file {p}"
     outside = [p for p in tmp_path.rglob("*") if not str(p).startswith(str(media)) and p.is_file()]
     assert outside == [], outside
-    assert Upload.objects.filter(files__gt=0).count() == 0 or True  # abandoned ones are purged
+    assert not Upload.objects.filter(files__gt=0).exists()  # finished or refused: deleted
 
 
 def _zip(entries: dict[str, bytes], **writestr_kwargs) -> bytes:
@@ -102,6 +103,19 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(alice_client):
     bomb = _zip({**GOOD, "cat/bomb.png": b"\0" * (20 * 2**20)})  # 20 MiB -> ~20 KiB
     assert len(bomb) < 100_000
     _refused(_post_zip(alice_client, bomb), "zip bomb")
+
+
+def test_small_images_that_compress_well_are_accepted(alice_client):
+    r = _post_zip(alice_client, solid_bmp_zip())  # 30 KB BMPs deflated ~350:1 are no bomb
+    assert r.status_code == 201, r.content
+    d = Dataset.objects.get()
+    assert d.classes == ["blue", "red"] and d.num_train + d.num_test == 6 and d.rejected == []
+
+
+def test_the_zip_limits_are_the_settings(alice_client, settings):
+    settings.UPLOAD_MAX_ZIP_RATIO = 50
+    raw = _zip({**GOOD, "cat/flat.bmp": png_bytes(np.zeros((160, 160, 3), np.uint8), "BMP")})
+    _refused(_post_zip(alice_client, raw), "cat/flat.bmp", "more than 50:1", "zip bomb")
 
 
 def _patch_declared_sizes(raw: bytes, size: int) -> bytes:

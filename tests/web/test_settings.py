@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from mininas_web.settings import BASE_DIR, database_from_url, envbool, envint
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_it_reads_sqlite_urls():

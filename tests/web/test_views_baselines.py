@@ -29,6 +29,7 @@ def test_a_running_search_has_no_button(alice_client, search):
     assert "once the search has finished" in html
 
 
+@pytest.mark.live
 def test_the_button_queues_one_job_for_both(
     alice_client, finished, django_capture_on_commit_callbacks
 ):

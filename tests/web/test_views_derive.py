@@ -4,7 +4,7 @@ import pytest
 
 from searchapp.models import Dataset
 from searchapp.storage import media_path
-from tests.derive_fixtures import place_cifar, place_tiny
+from tests.web.derive_fixtures import place_cifar, place_tiny
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_it_derives_tiny_imagenet_by_word_or_wnid_and_upscales(alice_client, sou
 
 
 def test_a_search_on_an_upscaled_dataset_defaults_to_the_imagenet_stem(alice_client, sources):
-    from tests.test_views_searches import _form
+    from tests.web.test_views_searches import _form
 
     place_tiny(sources)
     alice_client.post(

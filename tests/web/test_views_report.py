@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from tests.test_report import make_finished
+from tests.web.test_report import make_finished
 
 
 @pytest.fixture

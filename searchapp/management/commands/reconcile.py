@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from searchapp.reconcile import reconcile
+from searchapp.tasks.reconcile import reconcile
 
 
 class Command(BaseCommand):

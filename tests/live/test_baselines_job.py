@@ -4,8 +4,8 @@ import django_rq
 import pytest
 from rq.worker import SimpleWorker
 
-from searchapp import baseline_jobs
 from searchapp.models import BaselineRun, Candidate
+from searchapp.tasks import baselines
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def test_a_worker_trains_both_baselines_with_the_searchs_recipe(
     finished, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        runs = baseline_jobs.start_baselines(finished)
+        runs = baselines.start_baselines(finished)
     assert [r.name for r in runs] == ["mobilenet_v2", "efficientnet_b0"]
     assert django_rq.get_queue("gpu").count == 1
     _work()
@@ -42,7 +42,7 @@ def test_a_worker_trains_both_baselines_with_the_searchs_recipe(
         assert m["params"] > 100_000 and 0 <= m["test_acc"] <= 100
         assert m["recipe"]["name"] == "fast"
         assert run.started and run.finished and run.progress == {}
-    rows = baseline_jobs.baseline_rows(finished)
+    rows = baselines.baseline_rows(finished)
     assert [r["name"] for r in rows] == ["mobilenet_v2", "efficientnet_b0"]
     mnet = rows[0]
     assert mnet["efficiency"] == pytest.approx(by_name["mobilenet_v2"].metrics["params"] / 5000)
@@ -50,37 +50,37 @@ def test_a_worker_trains_both_baselines_with_the_searchs_recipe(
 
 def test_baselines_of_an_upscaled_search_see_224_pixels(finished):
     finished.settings = {**finished.settings, "stem": "imagenet"}
-    assert baseline_jobs.input_size(finished) == 224
+    assert baselines.input_size(finished) == 224
     finished.settings = {**finished.settings, "stem": None}
-    assert baseline_jobs.input_size(finished) is None  # 16 px data, cifar stem
+    assert baselines.input_size(finished) is None  # 16 px data, cifar stem
 
 
 def test_only_a_finished_search_gets_baselines(search):
-    with pytest.raises(baseline_jobs.BaselineError, match="finished"):
-        baseline_jobs.start_baselines(search)
+    with pytest.raises(baselines.BaselineError, match="finished"):
+        baselines.start_baselines(search)
 
 
 def test_a_second_start_while_queued_is_refused(finished):
-    baseline_jobs.start_baselines(finished)
-    with pytest.raises(baseline_jobs.BaselineError, match="already"):
-        baseline_jobs.start_baselines(finished)
+    baselines.start_baselines(finished)
+    with pytest.raises(baselines.BaselineError, match="already"):
+        baselines.start_baselines(finished)
 
 
 def test_cancel_ends_queued_runs_and_the_job_skips_them(
     finished, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        baseline_jobs.start_baselines(finished)
-    baseline_jobs.cancel_baselines(finished)
+        baselines.start_baselines(finished)
+    baselines.cancel_baselines(finished)
     _work()
     assert set(finished.baselines.values_list("status", flat=True)) == {"cancelled"}
 
 
 def test_a_running_baseline_stops_at_the_flag(finished, monkeypatch):
-    monkeypatch.setattr(baseline_jobs, "CANCEL_POLL_SECONDS", 0)
-    baseline_jobs.start_baselines(finished)
+    monkeypatch.setattr("searchapp.tasks.queue.CANCEL_POLL_SECONDS", 0)
+    baselines.start_baselines(finished)
     BaselineRun.objects.filter(search=finished).update(cancel_requested=True)
-    out = baseline_jobs.run_baselines_job(finished.pk)
+    out = baselines.run_baselines_job(finished.pk)
     assert out == {"mobilenet_v2": "cancelled", "efficientnet_b0": "cancelled"}
 
 
@@ -91,8 +91,8 @@ def test_a_failing_baseline_is_marked_failed_with_its_reason(finished, monkeypat
         raise RuntimeError("boom")
 
     monkeypatch.setattr(engine, "train_baseline", broken)
-    baseline_jobs.start_baselines(finished)
+    baselines.start_baselines(finished)
     with pytest.raises(RuntimeError):
-        baseline_jobs.run_baselines_job(finished.pk)
+        baselines.run_baselines_job(finished.pk)
     for run in finished.baselines.all():  # one failing does not leave the other queued
         assert run.status == "failed" and "RuntimeError: boom" in run.error

@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from .models import Search
+from ..models import Search
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +23,25 @@ def group_name(search_id: int) -> str:
     return f"search-{search_id}"
 
 
-def publish(search_id: int, message: dict) -> None:
-    """Send to the search's group; a Redis hiccup is logged, never raised (the DB has it)."""
+def suite_group(run_id: int) -> str:
+    """The group of a suite run's page; its messages carry the whole page, so no seq."""
+    return f"suite-{run_id}"
+
+
+def send(group: str, message: dict) -> None:
+    """Send to a socket group; a Redis hiccup is logged, never raised (the DB has it)."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(
-            group_name(search_id), {"type": "search.event", "message": message}
-        )
+        async_to_sync(layer.group_send)(group, {"type": "search.event", "message": message})
     except Exception as exc:  # noqa: BLE001 - the page resyncs from the database
-        log.warning("could not publish %s for search %s: %s", message.get("type"), search_id, exc)
+        log.warning("could not send %s to %s: %s", message.get("type"), group, exc)
+
+
+def publish(search_id: int, message: dict) -> None:
+    """Send to the search's group (its page's socket)."""
+    send(group_name(search_id), message)
 
 
 def record(search_id: int, event_type: str, apply: Callable[[Search], dict]) -> dict:

@@ -6,7 +6,7 @@ the lease). Anything else is an orphan: its worker or work-horse died, or Redis 
 Orphans get a new job id in one conditional UPDATE (so two reconcilers cannot both win) and
 are enqueued; the engine replays the candidates already in the database.
 
-Bounds: a killed work-horse is noticed by its worker at once (searchapp.worker drops its lease);
+Bounds: a killed work-horse is noticed by its worker at once (tasks.worker drops its lease);
 a worker killed outright loses its lease after SEARCH_LEASE_SECONDS; an idle worker reconciles
 every RECONCILE_SECONDS. So a search is running again within about
 SEARCH_LEASE_SECONDS + RECONCILE_SECONDS (20 s by default) of its worker's death, as soon
@@ -16,16 +16,15 @@ as a worker is free.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from . import broadcast
+from ..models import Search
+from . import broadcast, queue
 from .lease import holder
-from .models import Search
+from .search import JOB, name_new_job
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ def job_is_alive(connection, search: Search) -> bool:
     if holder(connection, search.pk):
         return True
     grace = timedelta(seconds=settings.SEARCH_LEASE_SECONDS)
-    if search.status == Search.QUEUED and search.created > timezone.now() - grace:
+    if search.status == Search.Status.QUEUED and search.created > timezone.now() - grace:
         return True  # just created: enqueued on commit, a moment from now
     if not search.rq_job_id:
         return False
@@ -65,12 +64,8 @@ def redis_uptime(connection) -> float:
 
 def reconcile(connection=None) -> list[int]:
     """Queue again every active search that no live job runs; returns their ids."""
-    from .jobs import QUEUE
-
     if connection is None:
-        import django_rq
-
-        connection = django_rq.get_connection(QUEUE)
+        connection = queue.connection()
     if redis_uptime(connection) < settings.SEARCH_LEASE_SECONDS:
         return []  # Redis just (re)started: running jobs have not renewed their leases yet
     requeued = []
@@ -84,16 +79,8 @@ def reconcile(connection=None) -> list[int]:
 
 def requeue(search: Search, connection) -> bool:
     """Give the orphan a new job id (if nobody else did meanwhile) and enqueue it."""
-    import django_rq
-
-    from .jobs import QUEUE, run_search_job
-
-    job_id = f"search-{search.pk}-{uuid.uuid4().hex[:8]}"
-    with transaction.atomic():
-        won = Search.objects.filter(
-            pk=search.pk, rq_job_id=search.rq_job_id, status__in=Search.ACTIVE
-        ).update(rq_job_id=job_id, status=Search.QUEUED)
-    if not won:
+    job_id = name_new_job(search, replacing=search.rq_job_id)
+    if job_id is None:
         return False
     log.warning(
         "search %s: job %s is gone; queued again as %s", search.pk, search.rq_job_id, job_id
@@ -105,12 +92,5 @@ def requeue(search: Search, connection) -> bool:
         return {"status": s.status, "reason": "the worker stopped; the search resumes"}
 
     broadcast.record(search.pk, "search.requeued", apply)
-    django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
-        run_search_job,
-        search.pk,
-        job_id=job_id,
-        job_timeout=settings.SEARCH_JOB_TIMEOUT,
-        result_ttl=7 * 24 * 3600,
-        failure_ttl=30 * 24 * 3600,
-    )
+    JOB.enqueue(search.pk, job_id)
     return True

@@ -1,9 +1,14 @@
-"""Every route of the site, the API and the sockets, enumerated from the resolvers: another
-user gets 404 (or the socket is refused), anonymous users are sent to sign in (401 on the
-API). A route missing from ROUTES fails the test, so a new one cannot slip through unchecked.
+"""Who may use each route of the site, the API and the sockets, walked from the resolvers.
+
+ROUTES is the table of expectations: what each route is about and what its owner gets.
+Another user gets 404 for an object route (a refused socket) and never sees the owner's
+things on their own pages; anonymous users are sent to sign in (401 on the API). A route
+missing from the table fails the test, so a new one cannot slip through unchecked.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from channels.db import database_sync_to_async
@@ -13,48 +18,51 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from searchapp.models import SuiteRun
 from searchapp.routing import websocket_urlpatterns
-from searchapp.storage import search_dir
 from searchapp.uploads import start_upload
+from tests.builders import finish_with_weights
 
 SECRET = "alice-private-dataset"
 
-# name -> what the route shows: an object of the owner ("search", "dataset", "upload", with
-# the kwargs it needs), "mine" (a page or list of the signed-in user's own things), or
-# "public" (sign-in pages). Add every new route here.
-ROUTES: dict[str, str] = {
-    "searchapp-home": "mine",
-    "searchapp-datasets": "mine",
-    "searchapp-dataset-new": "mine",
-    "searchapp-dataset": "dataset",
-    "searchapp-dataset-thumb": "dataset",
-    "searchapp-searches": "mine",
-    "searchapp-search-new": "mine",
-    "searchapp-search": "search",
-    "searchapp-search-cancel": "search",
-    "searchapp-download": "search",
-    "searchapp-derive": "mine",
-    "searchapp-suite": "mine",
-    "searchapp-suite-create": "mine",
-    "searchapp-search-baselines": "search",
-    "searchapp-search-baselines-cancel": "search",
-    "searchapp-search-baselines-status": "search",
-    "searchapp-report": "mine",
-    "searchapp-report-csv": "mine",
-    "searchapp-report-json": "mine",
-    "api-datasets": "mine",
-    "api-dataset": "dataset",
-    "api-uploads": "mine",
-    "api-upload-files": "upload",
-    "api-upload-finish": "upload",
-    "api-searches": "mine",
-    "api-search": "search",
-    "api-search-cancel": "search",
-    "api-search-weights": "search",
-    "login": "public",
-    "logout": "public",
+# name -> (what the route is about, the status its owner gets). About: an object of the owner
+# ("search", "dataset", "upload"), "mine" (the signed-in user's own pages, lists and actions)
+# or "public" (sign-in pages). The owner's status is the view's own answer to a bare GET (or
+# POST, for a POST-only route) past the access check. Add every new route here.
+ROUTES: dict[str, tuple[str, int | None]] = {
+    "searchapp-home": ("mine", 302),
+    "searchapp-datasets": ("mine", 200),
+    "searchapp-dataset-new": ("mine", 200),
+    "searchapp-dataset": ("dataset", 200),
+    "searchapp-dataset-thumb": ("dataset", 200),
+    "searchapp-searches": ("mine", 200),
+    "searchapp-search-new": ("mine", 200),
+    "searchapp-search": ("search", 200),
+    "searchapp-search-cancel": ("search", 302),
+    "searchapp-download": ("search", 200),
+    "searchapp-derive": ("mine", 200),
+    "searchapp-suite": ("mine", 200),
+    "searchapp-suite-create": ("mine", 302),
+    "searchapp-search-baselines": ("search", 302),
+    "searchapp-search-baselines-cancel": ("search", 302),
+    "searchapp-search-baselines-status": ("search", 200),
+    "searchapp-report": ("mine", 200),
+    "searchapp-report-csv": ("mine", 200),
+    "searchapp-report-json": ("mine", 200),
+    "api-datasets": ("mine", 200),
+    "api-dataset": ("dataset", 200),
+    "api-uploads": ("mine", 201),
+    "api-upload-files": ("upload", 400),  # no files sent
+    "api-upload-finish": ("upload", 400),  # nothing uploaded
+    "api-searches": ("mine", 200),
+    "api-search": ("search", 200),
+    "api-search-cancel": ("search", 200),
+    "api-search-weights": ("search", 200),
+    "login": ("public", None),
+    "logout": ("public", None),
 }
-WS_ROUTES = {"ws/searches/<int:search_id>/": "search"}
+OBJECTS = ("search", "dataset", "upload")
+WS_ROUTES = {"ws/searches/<int:search_id>/": "search", "ws/suite/<int:run_id>/": "suite_run"}
 
 
 def _all_patterns(resolver=None, prefix=""):
@@ -88,22 +96,18 @@ def test_every_route_is_in_the_access_table():
 def objects(alice, dataset, search):
     dataset.name = SECRET
     dataset.save()
-    folder = search_dir(search.pk)
-    folder.mkdir(parents=True)
-    (folder / "model.pt").write_bytes(b"w")
-    (folder / "model.onnx").write_bytes(b"o")
-    search.status = "finished"
-    search.outputs = {
-        "pt": f"searches/{search.pk}/model.pt",
-        "onnx": f"searches/{search.pk}/model.onnx",
+    finish_with_weights(search, {"pt": b"w", "onnx": b"o"})
+    return {
+        "dataset": dataset,
+        "search": search,
+        "upload": start_upload(alice, "u"),
+        "suite_run": SuiteRun.objects.create(owner=alice),
     }
-    search.save()
-    return {"dataset": dataset, "search": search, "upload": start_upload(alice, "u")}
 
 
 def _url(pattern, objects) -> str:
     groups = pattern.pattern.regex.groupindex
-    kind = ROUTES[pattern.name]
+    kind = ROUTES[pattern.name][0]
     kwargs = {}
     if "pk" in groups:
         kwargs["pk"] = objects[kind].pk
@@ -124,40 +128,48 @@ def _call(client, url):
     return r
 
 
-def _app_routes():
+def _app_routes(*kinds: str):
+    """The patterns of every non-public route, or of those about one of `kinds`."""
     for route, p in _all_patterns():
-        if not _is_static(route) and ROUTES.get(p.name) != "public":
+        if _is_static(route):
+            continue
+        kind = ROUTES[p.name][0]
+        if kind != "public" and (not kinds or kind in kinds):
             yield p
 
 
-def test_another_user_gets_404_for_every_object_route(bob, objects):
-    bob_client = Client()
-    bob_client.force_login(bob)
-    tried = 0
+def _body(r) -> bytes:
+    return b"".join(r.streaming_content) if r.streaming else r.content
+
+
+def test_the_owner_gets_each_routes_own_answer(alice_client, objects):
     for pattern in _app_routes():
-        if ROUTES[pattern.name] == "mine":
-            continue
+        r = _call(alice_client, _url(pattern, objects))
+        assert r.status_code == ROUTES[pattern.name][1], (pattern.name, r.status_code)
+
+
+def test_another_user_gets_404_for_every_object_route(bob_client, objects):
+    tried = 0
+    for pattern in _app_routes(*OBJECTS):
         url = _url(pattern, objects)
         r = _call(bob_client, url)
         assert r.status_code == 404, (url, r.status_code)
         tried += 1
-    assert tried == sum(1 for v in ROUTES.values() if v in ("search", "dataset", "upload"))
+    assert tried == sum(1 for kind, _ in ROUTES.values() if kind in OBJECTS)
     objects["search"].refresh_from_db()
     assert not objects["search"].cancel_requested  # bob's POSTs changed nothing
+    assert not objects["search"].baselines.exists()
 
 
-def test_another_users_pages_and_lists_never_show_my_objects(bob, objects):
-    bob_client = Client()
-    bob_client.force_login(bob)
-    for pattern in _app_routes():
-        if ROUTES[pattern.name] != "mine":
-            continue
+def test_another_users_pages_and_lists_never_show_my_objects(bob_client, objects):
+    for pattern in _app_routes("mine"):
         r = bob_client.get(_url(pattern, objects))
         if r.status_code == 405:
             continue  # POST-only: acts on the caller's own things (checked by their tests)
         assert r.status_code in (200, 302), (pattern.name, r.status_code)
-        body = b"".join(r.streaming_content) if r.streaming else r.content
-        assert SECRET.encode() not in body, pattern.name
+        assert SECRET.encode() not in _body(r), pattern.name
+    assert bob_client.get("/api/datasets/").json() == {"datasets": []}
+    assert bob_client.get("/api/searches/").json() == {"searches": []}
 
 
 def test_anonymous_users_are_sent_to_sign_in_everywhere(client, objects):
@@ -166,17 +178,36 @@ def test_anonymous_users_are_sent_to_sign_in_everywhere(client, objects):
         r = _call(client, url)
         if url.startswith("/api/"):
             assert r.status_code == 401, url
+            assert r.json()["error"], url
         else:
             assert r.status_code == 302, (url, r.status_code)
             assert r["Location"].startswith("/accounts/login/?next="), url
+
+
+def test_the_admin_is_for_staff_only(alice_client):
+    r = alice_client.get("/admin/searchapp/search/")
+    assert r.status_code == 302 and r["Location"].startswith("/admin/login/")
+
+
+def test_huge_ids_are_404_not_500(alice_client):
+    huge = "9" * 25
+    for url in (
+        f"/datasets/{huge}/",
+        f"/searches/{huge}/",
+        f"/api/searches/{huge}/",
+        f"/datasets/{huge}/thumbs/1_1.png",
+        f"/api/datasets/{huge}/",
+    ):
+        assert alice_client.get(url).status_code == 404, url
+    assert alice_client.get(f"/searches/new/?dataset={huge}").status_code == 200
 
 
 # ----------------------------------------------------------------------------- sockets
 
 
 def _ws_path(route: str, objects) -> str:
-    assert WS_ROUTES[route] == "search"
-    return "/" + route.replace("<int:search_id>", str(objects["search"].pk))
+    pk = objects[WS_ROUTES[route]].pk
+    return "/" + re.sub(r"<int:\w+>", str(pk), route)
 
 
 @pytest.mark.django_db(transaction=True)

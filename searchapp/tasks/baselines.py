@@ -2,29 +2,26 @@
 
 Same recipe, epochs, batch size, seed and device as the search, and the same input size it
 trained at (224 when the search used the imagenet stem, as the paper does for Tiny-ImageNet).
-Like jobs.py, the engine (and torch) is imported inside the job only.
+Like the search job, the engine (and torch) is imported inside the job only.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import BaselineRun, Search
-from .storage import media_path
+from ..models import BaselineRun, Search
+from ..storage import media_path
+from . import broadcast, queue
 
 log = logging.getLogger(__name__)
 
-QUEUE = "gpu"
 NAMES = ("mobilenet_v2", "efficientnet_b0")  # M-Net, E-Net (the paper's order in Table 6)
 LABELS = {"mobilenet_v2": "MobileNetV2 (M-Net)", "efficientnet_b0": "EfficientNet-B0 (E-Net)"}
 PROGRESS_SECONDS = 1.0  # epoch reports are saved at most this often
-CANCEL_POLL_SECONDS = 0.5
 
 
 class BaselineError(ValueError):
@@ -52,46 +49,39 @@ def input_size(search: Search) -> int | None:
 
 def start_baselines(search: Search) -> list[BaselineRun]:
     """Replace the search's baseline runs by fresh ones and queue their job after commit."""
-    if search.status != Search.FINISHED:
+    if search.status != Search.Status.FINISHED:
         raise BaselineError("baselines need a finished search")
     if search.baselines.filter(status__in=BaselineRun.ACTIVE).exists():
         raise BaselineError("baselines are already queued or running for this search")
-    job_id = f"baselines-{search.pk}-{uuid.uuid4().hex[:8]}"
+    job_id = JOB.new_id(search.pk)
     with transaction.atomic():
         search.baselines.all().delete()
         runs = [BaselineRun.objects.create(search=search, name=n, rq_job_id=job_id) for n in NAMES]
-        search_id = search.pk
-
-        def _enqueue() -> None:
-            import django_rq
-
-            try:
-                django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
-                    run_baselines_job,
-                    search_id,
-                    job_id=job_id,
-                    job_timeout=settings.SEARCH_JOB_TIMEOUT,
-                    result_ttl=7 * 24 * 3600,
-                    failure_ttl=30 * 24 * 3600,
-                )
-            except Exception as exc:  # noqa: BLE001 - Redis down: say so on the runs
-                log.error("could not enqueue baselines of search %s: %s", search_id, exc)
-                BaselineRun.objects.filter(search_id=search_id, rq_job_id=job_id).update(
-                    status=BaselineRun.FAILED,
-                    error=f"could not queue the job: {exc}",
-                    finished=timezone.now(),
-                )
-
-        transaction.on_commit(_enqueue)
+        rows = BaselineRun.objects.filter(search_id=search.pk, rq_job_id=job_id)
+        JOB.enqueue_on_commit(
+            search.pk,
+            job_id,
+            lambda error: queue.mark_ended(rows, BaselineRun.Status.FAILED, error),
+        )
     return runs
 
 
 def cancel_baselines(search: Search) -> None:
     """Queued runs end now; a running one stops within an epoch (it checks the flag)."""
-    search.baselines.filter(status=BaselineRun.QUEUED).update(
-        status=BaselineRun.CANCELLED, cancel_requested=True, finished=timezone.now()
+    ended = queue.mark_ended(
+        search.baselines.filter(status=BaselineRun.Status.QUEUED),
+        BaselineRun.Status.CANCELLED,
+        cancel_requested=True,
     )
-    search.baselines.filter(status=BaselineRun.RUNNING).update(cancel_requested=True)
+    search.baselines.filter(status=BaselineRun.Status.RUNNING).update(cancel_requested=True)
+    if ended:
+        announce(search.pk, "baseline.finished")
+
+
+def announce(search_id: int, event_type: str) -> None:
+    """Send the search's baseline rows to its page, numbered with the search's events
+    ("baseline.progress" or "baseline.finished"); the page replaces its rows with them."""
+    broadcast.record(search_id, event_type, lambda search: {"baselines": baseline_rows(search)})
 
 
 def run_baselines_job(search_id: int) -> dict:
@@ -106,35 +96,40 @@ def run_baselines_job(search_id: int) -> dict:
     data = None
     out = {}
     first_error: Exception | None = None
-    for run in search.baselines.filter(status=BaselineRun.QUEUED).order_by("id"):
+    for run in search.baselines.filter(status=BaselineRun.Status.QUEUED).order_by("id"):
         run.refresh_from_db()
-        if run.status != BaselineRun.QUEUED:  # cancelled meanwhile
+        if run.status != BaselineRun.Status.QUEUED:  # cancelled meanwhile
             continue
         try:
             if data is None:
                 data = load_npz(media_path(search.dataset.npz_path))
             out[run.name] = _train_one(search, run, data)
         except Exception as exc:  # noqa: BLE001 - recorded on the row, re-raised below
-            out[run.name] = BaselineRun.FAILED
+            out[run.name] = BaselineRun.Status.FAILED
             first_error = first_error or exc
-            if run.status == BaselineRun.QUEUED:  # failed before training: say why
-                BaselineRun.objects.filter(pk=run.pk, status=BaselineRun.QUEUED).update(
-                    status=BaselineRun.FAILED,
-                    error=f"{type(exc).__name__}: {exc}"[:5000],
-                    finished=timezone.now(),
-                )
+            # failed before training (else _train_one said why): say why
+            if queue.mark_ended(
+                BaselineRun.objects.filter(pk=run.pk, status=BaselineRun.Status.QUEUED),
+                BaselineRun.Status.FAILED,
+                JOB.failure_reason(exc),
+            ):
+                announce(search_id, "baseline.finished")
     if first_error is not None:
         raise first_error
     return out
+
+
+# Baselines train as long as a search may (the same recipe on bigger nets).
+JOB = queue.JobKind("baselines", run_baselines_job, queue.GPU_QUEUE, "SEARCH_JOB_TIMEOUT")
 
 
 def _train_one(search: Search, run: BaselineRun, data) -> str:
     from searchapp.nas.baselines import train_baseline
     from searchapp.nas.train import Cancelled, get_recipe
 
-    BaselineRun.objects.filter(pk=run.pk).update(
-        status=BaselineRun.RUNNING, started=timezone.now(), error=""
-    )
+    row = BaselineRun.objects.filter(pk=run.pk)
+    row.update(status=BaselineRun.Status.RUNNING, started=timezone.now(), error="")
+    announce(search.pk, "baseline.progress")
     cfg = search.settings or {}
     try:
         recipe = get_recipe(cfg.get("recipe", "fast"), cfg.get("epochs"), cfg.get("batch_size"))
@@ -144,33 +139,31 @@ def _train_one(search: Search, run: BaselineRun, data) -> str:
             recipe,
             seed=int(cfg.get("seed") or 0),
             device=cfg.get("device") or "auto",
-            on_epoch=EpochSaver(run.pk),
-            should_stop=CancelFlag(run.pk),
+            on_epoch=EpochSaver(run.pk, search.pk),
+            should_stop=queue.CancelFlag(BaselineRun, run.pk),
             image_size=input_size(search),
         )
     except Cancelled:
-        _end(run.pk, BaselineRun.CANCELLED)
-        return BaselineRun.CANCELLED
+        queue.mark_ended(row, BaselineRun.Status.CANCELLED, progress={})
+        return BaselineRun.Status.CANCELLED
     except Exception as exc:
         log.exception("baseline %s of search %s failed", run.name, search.pk)
-        _end(run.pk, BaselineRun.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000])
+        queue.mark_ended(row, BaselineRun.Status.FAILED, JOB.failure_reason(exc), progress={})
         raise
-    _end(run.pk, BaselineRun.FINISHED, metrics=metrics)
-    return BaselineRun.FINISHED
-
-
-def _end(run_id: int, status: str, metrics: dict | None = None, error: str = "") -> None:
-    fields = {"status": status, "finished": timezone.now(), "error": error, "progress": {}}
-    if metrics is not None:
-        fields["metrics"] = metrics
-    BaselineRun.objects.filter(pk=run_id).update(**fields)
+    else:
+        queue.mark_ended(row, BaselineRun.Status.FINISHED, progress={}, metrics=metrics)
+        return BaselineRun.Status.FINISHED
+    finally:
+        announce(search.pk, "baseline.finished")  # the row says how it ended
 
 
 class EpochSaver:
-    """on_epoch(): keep the latest epoch report on the row (throttled, the last one always)."""
+    """on_epoch(): keep the latest epoch report on the row and show it on the search's page
+    (throttled, the last one always)."""
 
-    def __init__(self, run_id: int):
+    def __init__(self, run_id: int, search_id: int):
         self.run_id = run_id
+        self.search_id = search_id
         self.saved = 0.0
 
     def __call__(self, event: dict) -> None:
@@ -181,22 +174,7 @@ class EpochSaver:
         self.saved = now
         keys = ("epoch", "epochs", "loss", "train_acc", "test_acc")
         BaselineRun.objects.filter(pk=self.run_id).update(progress={k: event.get(k) for k in keys})
-
-
-class CancelFlag:
-    """should_stop(): true once someone pressed Cancel (read from the DB, throttled)."""
-
-    def __init__(self, run_id: int):
-        self.run_id = run_id
-        self.checked = 0.0
-        self.value = False
-
-    def __call__(self, *args, **kwargs) -> bool:
-        now = time.monotonic()
-        if not self.value and now - self.checked >= CANCEL_POLL_SECONDS:
-            self.checked = now
-            self.value = BaselineRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
-        return self.value
+        announce(self.search_id, "baseline.progress")
 
 
 # ----------------------------------------------------------------------------- display

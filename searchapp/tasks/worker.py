@@ -1,8 +1,8 @@
 """The RQ worker for searches: rq.Worker that also puts orphaned searches back in the queue.
 
-    python manage.py rqworker gpu --worker-class searchapp.worker.Worker
+    python manage.py rqworker gpu --worker-class searchapp.tasks.worker.Worker
 
-It reconciles (searchapp/reconcile.py) when it starts, every RECONCILE_SECONDS while idle, and
+It reconciles (tasks/reconcile.py) when it starts, every RECONCILE_SECONDS while idle, and
 at once when a job's work-horse dies (killed, out of host memory), after dropping that job's
 lease. A worker busy with a search does not reconcile; `python manage.py reconcile --loop` does
 it from outside the workers where every worker may be busy for long.
@@ -16,6 +16,11 @@ import time
 import rq
 from django.conf import settings
 from django.db import connections
+
+from .lease import release_for_job
+from .queue import parse_job_id
+from .reconcile import reconcile
+from .search import JOB
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +44,6 @@ class Worker(rq.Worker):
             self.reconcile()
 
     def reconcile(self) -> list[int]:
-        from .reconcile import reconcile
-
         self._next_reconcile = time.monotonic() + settings.RECONCILE_SECONDS
         try:
             return reconcile(self.connection)
@@ -53,20 +56,10 @@ class Worker(rq.Worker):
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage) -> None:
         """The horse died without finishing: free its search at once for a new job."""
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        from .lease import release_for_job
-
-        search_id = search_id_of(job.id)
-        if search_id is not None:
+        kind, search_id = parse_job_id(job.id) or ("", None)
+        if kind == JOB.name:
             try:
                 release_for_job(self.connection, search_id, job.id)
             except Exception:  # noqa: BLE001 - it expires on its own
                 log.exception("could not release the lease of search %s", search_id)
         self._next_reconcile = 0.0  # the next loop turn reconciles (after rq marks it failed)
-
-
-def search_id_of(job_id: str) -> int | None:
-    """'search-12-ab34cd56' -> 12."""
-    parts = (job_id or "").split("-")
-    if len(parts) == 3 and parts[0] == "search" and parts[1].isdigit():
-        return int(parts[1])
-    return None

@@ -1,0 +1,81 @@
+"""The candidate record: what a search knows about one evaluated architecture.
+
+Defined once, here. The search builds it, result.json and the ``candidate.finished`` event
+carry its dict, the web job stores it (``Candidate.record`` plus the columns of the same
+names), and the API shows its public fields. No torch here: the web process reads it too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+def _measured(default=dataclasses.MISSING, *, public: bool = True, factory=None):
+    """A field that training produces (copied from a recorded run when it is replayed)."""
+    meta = {"measured": True, "public": public}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class CandidateRecord:
+    """One candidate: its architecture, its cost, what training measured and the verdict."""
+
+    index: int  # 0-based, in the order Algorithm 1 evaluates (deterministic for a seed)
+    phase: str  # depth | width | op | kernel
+    arch: dict  # Arch.to_dict()
+    key: str = field(default="", metadata={"public": False})  # Arch.key (memoisation)
+    params: int = 0
+    macs: int = 0
+    train_acc: float | None = _measured(None)  # percent, 0-100
+    test_acc: float | None = _measured(None)
+    loss_curve: list = _measured(factory=list)  # mean training loss per epoch
+    test_curve: list = _measured(factory=list, public=False)  # test accuracy per epoch
+    epochs: int = _measured(0)
+    batch_size: int = _measured(0)
+    seconds: float = _measured(0.0)
+    device: str = _measured("")
+    status: str = _measured("running")  # running | ok | diverged
+    oom_retries: int = _measured(0, public=False)
+    accepted: bool = False
+    reason: str = ""
+    replayed: bool = field(default=False, metadata={"public": False})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CandidateRecord:
+        """From a stored dict; keys this version does not know are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names and v is not None})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def public(self) -> dict:
+        """The fields the API, the socket and the pages show."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.metadata.get("public", True)
+        }
+
+    def started(self) -> dict:
+        """What is known before training: the ``candidate.started`` event's fields."""
+        return {k: getattr(self, k) for k in ("index", "phase", "arch", "params", "macs")}
+
+    def measure(self, measured: dict) -> None:
+        """Take what training (or a recorded run) measured; missing figures keep defaults."""
+        for name in MEASURED:
+            if measured.get(name) is not None:
+                setattr(self, name, measured[name])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != "running"
+
+
+MEASURED = tuple(f.name for f in dataclasses.fields(CandidateRecord) if f.metadata.get("measured"))
+PUBLIC = tuple(
+    f.name for f in dataclasses.fields(CandidateRecord) if f.metadata.get("public", True)
+)

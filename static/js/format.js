@@ -1,0 +1,55 @@
+// How every page shows values. Each function has a namesake filter in
+// searchapp/templatetags/mininas.py that gives the same text, so that a row the server rendered and
+// one that a script rendered from a socket event look alike (tests/web/test_formats.py checks it).
+// A template cell names its format: <td data-field="params" data-format="num">.
+
+const DASH = "–";
+const missing = (v) => v === null || v === undefined || v === "";
+// toFixed rounds the exact binary value half up, like Python's Decimal(v) with ROUND_HALF_UP.
+const fixed = (v, digits) => Number(v).toFixed(digits);
+const testAcc = (p) => (missing(p.test_acc) ? "" : ", test " + pct(p.test_acc));
+
+export const text = (v) => (missing(v) ? "" : String(v));
+export const dash = (v) => (missing(v) ? DASH : String(v));
+export const num = (v) => (missing(v) ? DASH : Math.round(Number(v)).toLocaleString("en-US"));
+export const pct = (v) => (missing(v) ? DASH : fixed(v, 2) + "%");
+export const times = (v) => (v ? fixed(v, 1) + "×" : DASH);
+export const yesno = (v) => (v ? "yes" : "no");
+export const px = (v) => (v ? " · " + v + " px" : "");
+export const clip = (v) => {
+  const s = text(v);
+  return s.length > 300 ? s.slice(0, 299) + "…" : s;
+};
+
+/** 4.26 -> "4.3s", 12.3 -> "12s", 754 -> "12m 34s", 7260 -> "2h 01m". */
+export function seconds(v) {
+  if (missing(v)) return DASH;
+  if (Number(v) < 10) return fixed(v, 1) + "s";
+  const s = Math.round(Number(v));
+  const pad = (n) => String(n).padStart(2, "0");
+  if (s < 60) return s + "s";
+  if (s < 3600) return Math.floor(s / 60) + "m " + pad(s % 60) + "s";
+  return Math.floor(s / 3600) + "h " + pad(Math.floor((s % 3600) / 60)) + "m";
+}
+
+/** A baseline's last epoch report {epoch, epochs, test_acc}: "epoch 2/5, test 61.25%", or "". */
+export const epochs = (p) => (p && p.epoch ? "epoch " + p.epoch + "/" + p.epochs + testAcc(p) : "");
+
+/** A search's progress {index, phase, epoch, epochs, test_acc}: "Candidate 3 (depth): epoch 2/5". */
+export function progress(p) {
+  if (!p || missing(p.index)) return "waiting for the worker…";
+  const epoch = "epoch " + (p.epoch || 0) + "/" + (p.epochs || "?");
+  return "Candidate " + p.index + " (" + text(p.phase) + "): " + epoch + testAcc(p);
+}
+
+/** A candidate's size and accuracy: "12,345 params · 71.25%". */
+export const score = (c) => (c ? num(c.params) + " params · " + pct(c.test_acc) : DASH);
+
+/** {"created": 21, "skipped": 10} -> "21 created, 10 skipped". */
+export const counts = (c) =>
+  Object.entries(c || {})
+    .map(([k, n]) => n + " " + k)
+    .join(", ");
+
+/** A suite entry that was not made {name, status, message}: "CIFAR-10: skipped — why". */
+export const problem = (p) => (p ? p.name + ": " + p.status + " — " + p.message : "");
