@@ -13,7 +13,6 @@ from .forms import SearchForm, config_from_form
 from .models import Dataset, Search
 from .serializers import best_json, snapshot
 from .storage import dataset_dir, thumbnails
-from .tasks.baselines import baseline_rows
 
 
 def get_dataset_for_user(request, pk: int) -> Dataset:
@@ -127,7 +126,7 @@ def search_detail(request, pk: int):
         "candidates": snap["candidates"],
         "best": best_json(search),
         "downloads": snap["search"]["downloads"],
-        "baselines": baseline_rows(search),
+        "baselines": snap["baselines"],
     }
     ctx["baselines_active"] = any(b["active"] for b in ctx["baselines"])
     return render(request, "searchapp/search_detail.html", ctx)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,9 +22,6 @@ from .tasks import baselines
 from .tasks.suite import start_suite
 
 # ----------------------------------------------------------------------------- derive
-
-# The engine's messages about the class list (the others name a file: they are form-wide).
-CLASS_ERROR = re.compile(r"^(unknown \S+ class|need at least two|class '|empty class|\S+ class ')")
 
 
 @functools.lru_cache(maxsize=4)
@@ -65,10 +61,9 @@ def derive_new(request):
                     upscale=form.cleaned_data["upscale_flag"],
                 )
             except DataError as exc:
-                # a missing archive is about the source; the rest about the classes or the file
-                message = str(exc)
-                field = form.class_field if CLASS_ERROR.match(message) else None
-                form.add_error(field, message)
+                # about the class list: beside it; about the archive: form-wide
+                field = form.class_field if exc.field == "classes" else None
+                form.add_error(field, str(exc))
             else:
                 messages.success(
                     request,

@@ -109,3 +109,11 @@ def test_it_rejects_a_pickle_that_is_not_a_batch(tmp_path):
     members["test_batch"] = py2_pickle({"data": np.zeros((4, 10), np.uint8), "labels": [0] * 4})
     with pytest.raises(DataError, match="expected 3072"):
         derive_cifar10(write_tar(tmp_path / "c.tar.gz", members), ["cat", "dog"])
+
+
+@pytest.mark.parametrize("classes", ["cat", "cat,,dog", "cat,cat", "cat,unicorn"])
+def test_class_list_errors_name_the_classes_field(tmp_path, classes):
+    archive = write_tar(tmp_path / "cifar-10-python.tar.gz", cifar_members())
+    with pytest.raises(DataError) as caught:
+        derive_cifar10(archive, classes)
+    assert caught.value.field == "classes"

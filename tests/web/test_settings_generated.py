@@ -13,6 +13,7 @@ from searchapp.management.commands.search import Command
 from searchapp.nas.__main__ import _parser
 from searchapp.nas.config import SETTINGS, SearchConfig
 
+
 def _non_default(s) -> str:
     """A valid value other than the default, as a command line would give it."""
     if s.multiple:

@@ -152,7 +152,10 @@ def cifar10_class(name: str, classes=CIFAR10_CLASSES) -> str:
         return n
     close = difflib.get_close_matches(n, [*classes, *CIFAR10_ALIASES], n=3, cutoff=0.5)
     hint = f"; close matches: {', '.join(close)}" if close else ""
-    raise DataError(f"unknown CIFAR-10 class {name!r}{hint} (classes: {', '.join(classes)})")
+    raise DataError(
+        f"unknown CIFAR-10 class {name!r}{hint} (classes: {', '.join(classes)})",
+        field="classes",
+    )
 
 
 def derive_cifar10(source: str | os.PathLike | Cifar10, classes: list[str]) -> ImageData:

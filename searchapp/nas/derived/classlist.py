@@ -11,9 +11,11 @@ def check_class_list(classes: list[str] | str) -> list[str]:
         classes = classes.split(",")
     names = [str(c).strip() for c in classes]
     if any(not n for n in names):
-        raise DataError("empty class name in the class list")
+        raise DataError("empty class name in the class list", field="classes")
     if len(names) < 2:
-        raise DataError(f"need at least two classes, got {len(names)}: {', '.join(names)}")
+        raise DataError(
+            f"need at least two classes, got {len(names)}: {', '.join(names)}", field="classes"
+        )
     return names
 
 
@@ -22,5 +24,5 @@ def no_duplicates(resolved: list[str], given: list[str]) -> None:
     seen: dict[str, str] = {}
     for r, g in zip(resolved, given, strict=True):
         if r in seen:
-            raise DataError(f"class {r!r} is listed twice ({seen[r]!r} and {g!r})")
+            raise DataError(f"class {r!r} is listed twice ({seen[r]!r} and {g!r})", field="classes")
         seen[r] = g

@@ -115,12 +115,15 @@ def match_tiny_class(name: str, index: list[TinyClass]) -> TinyClass:
             return hits[0]
         if len(hits) > 1:
             opts = ", ".join(f"{c.wnid} ({c.name})" for c in hits)
-            raise DataError(f"Tiny-ImageNet class {name!r} is ambiguous: {opts}; give the wnid")
+            raise DataError(
+                f"Tiny-ImageNet class {name!r} is ambiguous: {opts}; give the wnid",
+                field="classes",
+            )
     every = {w.lower(): c for c in index for w in c.words}
     close = difflib.get_close_matches(low, list(every), n=5, cutoff=0.6)
     close += [w for w in every if low and low in w and w not in close][: 5 - len(close)]
     hint = "; close matches: " + ", ".join(f"{w} ({every[w].wnid})" for w in close) if close else ""
-    raise DataError(f"unknown Tiny-ImageNet class {name!r}{hint}")
+    raise DataError(f"unknown Tiny-ImageNet class {name!r}{hint}", field="classes")
 
 
 def derive_tinyimagenet(source: str | os.PathLike, classes: list[str]) -> ImageData:
