@@ -72,12 +72,12 @@ def reconcile(connection=None) -> list[int]:
     for search in Search.objects.filter(status__in=Search.ACTIVE).order_by("pk"):
         if job_is_alive(connection, search):
             continue
-        if requeue(search, connection):
+        if requeue(search):
             requeued.append(search.pk)
     return requeued
 
 
-def requeue(search: Search, connection) -> bool:
+def requeue(search: Search) -> bool:
     """Give the orphan a new job id (if nobody else did meanwhile) and enqueue it."""
     job_id = name_new_job(search, replacing=search.rq_job_id)
     if job_id is None:

@@ -64,8 +64,8 @@ def test_finished_searches_are_never_touched(search, conn):
 
 def test_two_reconcilers_racing_queue_it_once(search, conn):
     stale = _orphan(search)
-    assert reconcile.requeue(stale, conn) is True
-    assert reconcile.requeue(stale, conn) is False  # the same stale view loses the UPDATE
+    assert reconcile.requeue(stale) is True
+    assert reconcile.requeue(stale) is False  # the same stale view loses the UPDATE
     assert django_rq.get_queue("gpu").count == 1
 
 
