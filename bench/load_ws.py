@@ -54,7 +54,7 @@ print(json.dumps({"search": s.pk, "session": store.session_key}))
 
 ENQUEUE = """
 from django.db import transaction
-from searchapp.tasks.search import enqueue_search
+from searchapp.searches import enqueue_search
 from searchapp.models import Search
 with transaction.atomic():
     enqueue_search(Search.objects.get(pk=PK))

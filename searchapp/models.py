@@ -206,6 +206,9 @@ class BaselineRun(Run):
     """MobileNetV2 or EfficientNet-B0 trained on a search's dataset with the search's recipe."""
 
     search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="baselines")
+    NAMES = ("mobilenet_v2", "efficientnet_b0")  # M-Net, E-Net (the paper's order in Table 6)
+    LABELS = {"mobilenet_v2": "MobileNetV2 (M-Net)", "efficientnet_b0": "EfficientNet-B0 (E-Net)"}
+
     name = models.CharField(max_length=32)  # a key of searchapp.nas.baselines.BASELINES
     metrics = models.JSONField(default=dict, blank=True)  # train_baseline()'s dict
     progress = models.JSONField(default=dict, blank=True)  # last epoch report

@@ -7,8 +7,7 @@ from django.urls import reverse
 from searchapp.nas.space import Arch, table
 
 from .derive import suite_rows
-from .models import Candidate, Dataset, Search, SuiteRun
-from .tasks.baselines import baseline_rows
+from .models import BaselineRun, Candidate, Dataset, Search, SuiteRun
 
 
 def _iso(dt) -> str | None:
@@ -155,3 +154,34 @@ def suite_snapshot(owner, run: SuiteRun | None) -> dict:
         "rows": rows,
         "created": sum(1 for r in rows if r["dataset_url"]),
     }
+
+
+def baseline_rows(search: Search) -> list[dict]:
+    """The search's baselines, M-Net first, with parameter efficiency against the found net."""
+    found = search.best.params if search.best else None
+    order = {n: i for i, n in enumerate(BaselineRun.NAMES)}
+    rows = []
+    for run in sorted(search.baselines.all(), key=lambda r: order.get(r.name, 99)):
+        m = run.metrics or {}
+        params = m.get("params")
+        rows.append(
+            {
+                "id": run.pk,
+                "name": run.name,
+                "label": BaselineRun.LABELS.get(run.name, run.name),
+                "status": run.status,
+                "test_acc": m.get("test_acc"),
+                "train_acc": m.get("train_acc"),
+                "params": params,
+                "macs": m.get("macs"),
+                "epochs": m.get("epochs"),
+                "seconds": m.get("seconds"),
+                "device": m.get("device", ""),
+                "image_size": m.get("image_size"),
+                "efficiency": (params / found) if params and found else None,
+                "progress": run.progress or {},
+                "error": run.error,
+                "active": run.is_active,
+            }
+        )
+    return rows

@@ -14,12 +14,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from searchapp.nas.data import DataError
 
-from . import derive, report, searches
+from . import baselines, derive, report, searches
 from .derive_forms import DeriveForm
 from .models import SuiteRun
-from .serializers import suite_snapshot
-from .tasks import baselines
-from .tasks.suite import start_suite
+from .serializers import baseline_rows, suite_snapshot
+from .suite import start_suite
 
 # ----------------------------------------------------------------------------- derive
 
@@ -153,7 +152,7 @@ def search_baselines_cancel(request, pk: int):
 def search_baselines_status(request, pk: int):
     """The baseline rows as JSON, for the search page to refresh while they train."""
     search = searches.owned_search(request.user, pk)
-    return JsonResponse({"baselines": baselines.baseline_rows(search)})
+    return JsonResponse({"baselines": baseline_rows(search)})
 
 
 # ----------------------------------------------------------------------------- report

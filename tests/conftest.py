@@ -55,9 +55,7 @@ def _web_settings(request, tmp_path):
     url = request.getfixturevalue("redis_url") if live else NO_REDIS
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.REDIS_URL = url
-    settings.RQ_QUEUES = {
-        name: {**conf, "URL": url} for name, conf in settings.RQ_QUEUES.items()
-    }
+    settings.RQ_QUEUES = {name: {**conf, "URL": url} for name, conf in settings.RQ_QUEUES.items()}
     settings.CHANNEL_LAYERS = IN_MEMORY_LAYER
     if live:
         import redis

@@ -10,78 +10,16 @@ from __future__ import annotations
 import logging
 import time
 
-from django.db import transaction
 from django.utils import timezone
 
+from ..baselines import announce, input_size
 from ..models import BaselineRun, Search
 from ..storage import media_path
-from . import broadcast, queue
+from . import queue
 
 log = logging.getLogger(__name__)
 
-NAMES = ("mobilenet_v2", "efficientnet_b0")  # M-Net, E-Net (the paper's order in Table 6)
-LABELS = {"mobilenet_v2": "MobileNetV2 (M-Net)", "efficientnet_b0": "EfficientNet-B0 (E-Net)"}
 PROGRESS_SECONDS = 1.0  # epoch reports are saved at most this often
-
-
-class BaselineError(ValueError):
-    """The search cannot have baselines (yet)."""
-
-
-def search_stem(search: Search) -> str:
-    """The stem the search trained with: its setting, else its best arch's, else by size."""
-    from searchapp.nas.space import default_stem
-
-    stem = (search.settings or {}).get("stem")
-    if not stem and search.best is not None:
-        stem = (search.best.arch or {}).get("stem")
-    return stem or default_stem(search.dataset.image_size)
-
-
-def input_size(search: Search) -> int | None:
-    """The side the baselines see: 224 when the search upscaled, else the data's own (None)."""
-    from searchapp.nas.space import IMAGENET_STEM_INPUT
-
-    if search_stem(search) == "imagenet" and search.dataset.image_size != IMAGENET_STEM_INPUT:
-        return IMAGENET_STEM_INPUT
-    return None
-
-
-def start_baselines(search: Search) -> list[BaselineRun]:
-    """Replace the search's baseline runs by fresh ones and queue their job after commit."""
-    if search.status != Search.Status.FINISHED:
-        raise BaselineError("baselines need a finished search")
-    if search.baselines.filter(status__in=BaselineRun.ACTIVE).exists():
-        raise BaselineError("baselines are already queued or running for this search")
-    job_id = JOB.new_id(search.pk)
-    with transaction.atomic():
-        search.baselines.all().delete()
-        runs = [BaselineRun.objects.create(search=search, name=n, rq_job_id=job_id) for n in NAMES]
-        rows = BaselineRun.objects.filter(search_id=search.pk, rq_job_id=job_id)
-        JOB.enqueue_on_commit(
-            search.pk,
-            job_id,
-            lambda error: queue.mark_ended(rows, BaselineRun.Status.FAILED, error),
-        )
-    return runs
-
-
-def cancel_baselines(search: Search) -> None:
-    """Queued runs end now; a running one stops within an epoch (it checks the flag)."""
-    ended = queue.mark_ended(
-        search.baselines.filter(status=BaselineRun.Status.QUEUED),
-        BaselineRun.Status.CANCELLED,
-        cancel_requested=True,
-    )
-    search.baselines.filter(status=BaselineRun.Status.RUNNING).update(cancel_requested=True)
-    if ended:
-        announce(search.pk, "baseline.finished")
-
-
-def announce(search_id: int, event_type: str) -> None:
-    """Send the search's baseline rows to its page, numbered with the search's events
-    ("baseline.progress" or "baseline.finished"); the page replaces its rows with them."""
-    broadcast.record(search_id, event_type, lambda search: {"baselines": baseline_rows(search)})
 
 
 def run_baselines_job(search_id: int) -> dict:
@@ -111,16 +49,12 @@ def run_baselines_job(search_id: int) -> dict:
             if queue.mark_ended(
                 BaselineRun.objects.filter(pk=run.pk, status=BaselineRun.Status.QUEUED),
                 BaselineRun.Status.FAILED,
-                JOB.failure_reason(exc),
+                queue.BASELINES.failure_reason(exc),
             ):
                 announce(search_id, "baseline.finished")
     if first_error is not None:
         raise first_error
     return out
-
-
-# Baselines train as long as a search may (the same recipe on bigger nets).
-JOB = queue.JobKind("baselines", run_baselines_job, queue.GPU_QUEUE, "SEARCH_JOB_TIMEOUT")
 
 
 def _train_one(search: Search, run: BaselineRun, data) -> str:
@@ -148,7 +82,9 @@ def _train_one(search: Search, run: BaselineRun, data) -> str:
         return BaselineRun.Status.CANCELLED
     except Exception as exc:
         log.exception("baseline %s of search %s failed", run.name, search.pk)
-        queue.mark_ended(row, BaselineRun.Status.FAILED, JOB.failure_reason(exc), progress={})
+        queue.mark_ended(
+            row, BaselineRun.Status.FAILED, queue.BASELINES.failure_reason(exc), progress={}
+        )
         raise
     else:
         queue.mark_ended(row, BaselineRun.Status.FINISHED, progress={}, metrics=metrics)
@@ -175,37 +111,3 @@ class EpochSaver:
         keys = ("epoch", "epochs", "loss", "train_acc", "test_acc")
         BaselineRun.objects.filter(pk=self.run_id).update(progress={k: event.get(k) for k in keys})
         announce(self.search_id, "baseline.progress")
-
-
-# ----------------------------------------------------------------------------- display
-
-
-def baseline_rows(search: Search) -> list[dict]:
-    """The search's baselines, M-Net first, with parameter efficiency against the found net."""
-    found = search.best.params if search.best else None
-    order = {n: i for i, n in enumerate(NAMES)}
-    rows = []
-    for run in sorted(search.baselines.all(), key=lambda r: order.get(r.name, 99)):
-        m = run.metrics or {}
-        params = m.get("params")
-        rows.append(
-            {
-                "id": run.pk,
-                "name": run.name,
-                "label": LABELS.get(run.name, run.name),
-                "status": run.status,
-                "test_acc": m.get("test_acc"),
-                "train_acc": m.get("train_acc"),
-                "params": params,
-                "macs": m.get("macs"),
-                "epochs": m.get("epochs"),
-                "seconds": m.get("seconds"),
-                "device": m.get("device", ""),
-                "image_size": m.get("image_size"),
-                "efficiency": (params / found) if params and found else None,
-                "progress": run.progress or {},
-                "error": run.error,
-                "active": run.is_active,
-            }
-        )
-    return rows

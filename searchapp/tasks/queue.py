@@ -1,6 +1,8 @@
 """What every job shares: its id, its queue, how it is enqueued, how it fails, how it is cancelled.
 
-Each job module declares its JobKind once (name, function, queue, timeout setting). A job id
+The three kinds of job are declared here, once (name, function, queue, timeout setting). The
+function is named by its dotted path, so the web process queues a job without importing the
+job's module (and the engine and torch behind it). A job id
 is `<kind>-<row id>-<8 hex>` ("search-12-ab34cd56"): made by `JobKind.new_id` and read back by
 `parse_job_id` (the worker uses it to find the search of a dead work-horse).
 """
@@ -41,7 +43,7 @@ class JobKind:
     setting that holds its timeout (RQ's own default, 180 s, is far too short)."""
 
     name: str
-    func: Callable[[int], object]
+    func: str  # dotted path of the function RQ imports in the worker
     queue: str
     timeout_setting: str
 
@@ -132,3 +134,11 @@ class CancelFlag:
             self.checked = now
             self.value = self.rows.exists()
         return self.value
+
+
+SEARCH = JobKind("search", "searchapp.tasks.search.run_search_job", GPU_QUEUE, "SEARCH_JOB_TIMEOUT")
+# Baselines train as long as a search may (the same recipe on bigger nets).
+BASELINES = JobKind(
+    "baselines", "searchapp.tasks.baselines.run_baselines_job", GPU_QUEUE, "SEARCH_JOB_TIMEOUT"
+)
+SUITE = JobKind("suite", "searchapp.tasks.suite.run_suite_job", CPU_QUEUE, "SUITE_JOB_TIMEOUT")

@@ -22,9 +22,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..models import Search
+from ..searches import name_new_job
 from . import broadcast, queue
 from .lease import holder
-from .search import JOB, name_new_job
+from .queue import SEARCH
 
 log = logging.getLogger(__name__)
 
@@ -92,5 +93,5 @@ def requeue(search: Search) -> bool:
         return {"status": s.status, "reason": "the worker stopped; the search resumes"}
 
     broadcast.record(search.pk, "search.requeued", apply)
-    JOB.enqueue(search.pk, job_id)
+    SEARCH.enqueue(search.pk, job_id)
     return True

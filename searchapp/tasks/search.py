@@ -14,50 +14,13 @@ from django.utils import timezone
 from searchapp.nas.record import CandidateRecord
 
 from ..models import Candidate, Search
-from ..serializers import best_json, candidate_json, search_json
+from ..searches import fail_search, finish_search
+from ..serializers import best_json, candidate_json
 from ..storage import media_path, search_dir
 from . import broadcast, queue
 from .lease import Lease
 
 log = logging.getLogger(__name__)
-
-QUEUE = queue.GPU_QUEUE
-
-
-def name_new_job(search: Search, *, replacing: str | None = None) -> str | None:
-    """Write a fresh RQ job id on the search's row (status queued) and return it.
-
-    With `replacing`, only while that job still names the search and it is active, so that
-    of two reconcilers requeueing the same orphan one wins; None for the loser.
-    """
-    job_id = JOB.new_id(search.pk)
-    rows = Search.objects.filter(pk=search.pk)
-    if replacing is not None:
-        rows = rows.filter(rq_job_id=replacing, status__in=Search.ACTIVE)
-    return job_id if rows.update(rq_job_id=job_id, status=Search.Status.QUEUED) else None
-
-
-def enqueue_search(search: Search) -> None:
-    """Queue the search once the current transaction commits (the worker must see the row)."""
-    search_id = search.pk
-    search.rq_job_id = name_new_job(search)
-    JOB.enqueue_on_commit(search_id, search.rq_job_id, lambda error: fail_search(search_id, error))
-
-
-def cancel_job(search: Search) -> None:
-    """Ask a search to stop: a running job sees the flag within an epoch; a queued one ends now."""
-    Search.objects.filter(pk=search.pk).update(cancel_requested=True)
-    search.cancel_requested = True
-    if search.status != Search.Status.QUEUED:
-        return
-    if search.rq_job_id:
-        try:
-            from rq.job import Job
-
-            Job.fetch(search.rq_job_id, connection=queue.connection()).cancel()
-        except Exception as exc:  # noqa: BLE001 - the job checks the flag when it starts anyway
-            log.info("could not cancel rq job %s: %s", search.rq_job_id, exc)
-    _finish(search.pk, Search.Status.CANCELLED)
 
 
 def run_search_job(search_id: int) -> dict:
@@ -78,7 +41,7 @@ def run_search_job(search_id: int) -> dict:
     if search.status not in Search.ACTIVE:
         return {"status": "skipped", "reason": f"search is already {search.status}"}
     if search.cancel_requested and search.status == Search.Status.QUEUED:
-        _finish(search_id, Search.Status.CANCELLED)
+        finish_search(search_id, Search.Status.CANCELLED)
         return {"status": Search.Status.CANCELLED}
     lease = Lease(queue.connection(), search_id, job_id)
     if not lease.acquire():
@@ -90,13 +53,10 @@ def run_search_job(search_id: int) -> dict:
             return {"status": "skipped", "reason": "another job took the search over"}
         log.exception("search %s failed", search_id)
         search.candidates.filter(status=Candidate.RUNNING).delete()  # never finished
-        fail_search(search_id, JOB.failure_reason(exc))
+        fail_search(search_id, queue.SEARCH.failure_reason(exc))
         raise
     finally:
         lease.release()
-
-
-JOB = queue.JobKind("search", run_search_job, QUEUE, "SEARCH_JOB_TIMEOUT")
 
 
 def _run(search: Search, lease: Lease) -> dict:
@@ -138,7 +98,7 @@ def _run(search: Search, lease: Lease) -> dict:
     shutil.rmtree(work_dir, ignore_errors=True)
     status = Search.Status.CANCELLED if result.cancelled else Search.Status.FINISHED
     best_index = result.best["index"] if result.best else None
-    _finish(search.pk, status, outputs=outputs, best_index=best_index)
+    finish_search(search.pk, status, outputs=outputs, best_index=best_index)
     return {"status": status, "best": best_index, "candidates": len(result.candidates)}
 
 
@@ -151,26 +111,6 @@ def _relative_outputs(paths) -> dict:
         p = media_path(str(p)).resolve()  # an absolute path stays as it is
         outputs[p.suffix.lstrip(".")] = p.relative_to(root).as_posix()
     return outputs
-
-
-def fail_search(search_id: int, error: str) -> None:
-    _finish(search_id, Search.Status.FAILED, error=error[: queue.ERROR_CHARS])
-
-
-def _finish(search_id: int, status: str, outputs=None, best_index=None, error: str = "") -> None:
-    def apply(search: Search) -> dict:
-        search.status = status
-        search.finished = timezone.now()
-        search.progress = {}
-        search.error = error
-        if outputs is not None:
-            search.outputs = outputs
-        if best_index is not None:
-            search.best = search.candidates.filter(index=best_index).first() or search.best
-        search.save()
-        return {"search": search_json(search)}
-
-    broadcast.record(search_id, "search.finished", apply)
 
 
 class EventRecorder:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 
-from django.db import transaction
 from django.utils import timezone
 
 from searchapp.nas.data import DataError
@@ -17,32 +16,10 @@ from searchapp.nas.derived import SOURCES, missing_source_error, suite_plan
 
 from ..derive import create_derived_dataset, source_path, sources_dir
 from ..models import Dataset, SuiteRun
-from ..serializers import suite_snapshot
-from . import broadcast, queue
+from ..suite import announce
+from . import queue
 
 log = logging.getLogger(__name__)
-
-
-def start_suite(owner) -> SuiteRun:
-    """Record a suite run and queue its job once committed (the worker must see the row)."""
-    with transaction.atomic():
-        run = SuiteRun.objects.create(owner=owner)
-        run.rq_job_id = JOB.new_id(run.pk)
-        run.save(update_fields=["rq_job_id"])
-        rows = SuiteRun.objects.filter(pk=run.pk)
-        JOB.enqueue_on_commit(
-            run.pk,
-            run.rq_job_id,
-            lambda error: queue.mark_ended(rows, SuiteRun.Status.FAILED, error),
-        )
-    return run
-
-
-def announce(run_id: int, event_type: str) -> None:
-    """Send the whole suite page (serializers.suite_snapshot) to the run's socket."""
-    run = SuiteRun.objects.select_related("owner").get(pk=run_id)
-    message = {**suite_snapshot(run.owner, run), "type": event_type}
-    broadcast.send(broadcast.suite_group(run_id), message)
 
 
 def run_suite_job(run_id: int) -> dict:
@@ -55,7 +32,7 @@ def run_suite_job(run_id: int) -> dict:
         log_rows = _derive_suite(run)
     except Exception as exc:
         log.exception("suite run %s failed", run_id)
-        queue.mark_ended(rows, SuiteRun.Status.FAILED, JOB.failure_reason(exc))
+        queue.mark_ended(rows, SuiteRun.Status.FAILED, queue.SUITE.failure_reason(exc))
         announce(run_id, "suite.finished")
         raise
     queue.mark_ended(rows, SuiteRun.Status.FINISHED)
@@ -64,9 +41,6 @@ def run_suite_job(run_id: int) -> dict:
     for r in log_rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     return counts
-
-
-JOB = queue.JobKind("suite", run_suite_job, queue.CPU_QUEUE, "SUITE_JOB_TIMEOUT")
 
 
 def _derive_suite(run: SuiteRun) -> list[dict]:

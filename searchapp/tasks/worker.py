@@ -18,9 +18,8 @@ from django.conf import settings
 from django.db import connections
 
 from .lease import release_for_job
-from .queue import parse_job_id
+from .queue import SEARCH, parse_job_id
 from .reconcile import reconcile
-from .search import JOB
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ class Worker(rq.Worker):
         """The horse died without finishing: free its search at once for a new job."""
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         kind, search_id = parse_job_id(job.id) or ("", None)
-        if kind == JOB.name:
+        if kind == SEARCH.name:
             try:
                 release_for_job(self.connection, search_id, job.id)
             except Exception:  # noqa: BLE001 - it expires on its own

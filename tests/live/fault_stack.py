@@ -32,7 +32,7 @@ print(json.dumps({{"dataset": ds.pk}}))
 CREATE = """
 import json
 from django.db import transaction
-from searchapp.tasks.search import enqueue_search
+from searchapp.searches import enqueue_search
 from searchapp.models import Dataset, Search
 from searchapp.nas.search import SearchConfig
 ds = Dataset.objects.get(pk={dataset})

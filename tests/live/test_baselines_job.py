@@ -4,8 +4,9 @@ import django_rq
 import pytest
 from rq.worker import SimpleWorker
 
+from searchapp import baselines
 from searchapp.models import BaselineRun, Candidate
-from searchapp.tasks import baselines
+from searchapp.serializers import baseline_rows
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def test_a_worker_trains_both_baselines_with_the_searchs_recipe(
         assert m["params"] > 100_000 and 0 <= m["test_acc"] <= 100
         assert m["recipe"]["name"] == "fast"
         assert run.started and run.finished and run.progress == {}
-    rows = baselines.baseline_rows(finished)
+    rows = baseline_rows(finished)
     assert [r["name"] for r in rows] == ["mobilenet_v2", "efficientnet_b0"]
     mnet = rows[0]
     assert mnet["efficiency"] == pytest.approx(by_name["mobilenet_v2"].metrics["params"] / 5000)

@@ -10,6 +10,7 @@ from channels.layers import get_channel_layer
 from rq.worker import SimpleWorker
 
 from searchapp.models import Search
+from searchapp.searches import enqueue_search
 from searchapp.storage import media_path
 from searchapp.tasks import search as search_task
 
@@ -38,7 +39,7 @@ def test_a_worker_runs_a_real_search_and_broadcasts_each_event(
     search, redis_layer, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        search_task.enqueue_search(search)
+        enqueue_search(search)
     layer, channel = _listen(search.pk)
     queue = django_rq.get_queue("gpu")
     assert queue.count == 1

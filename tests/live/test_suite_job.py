@@ -8,7 +8,7 @@ from searchapp import derive
 from searchapp.models import Dataset, SuiteRun
 from searchapp.nas.derived import SUITE
 from searchapp.storage import dataset_dir
-from searchapp.tasks.suite import start_suite
+from searchapp.suite import start_suite
 from tests.web.derive_fixtures import place_cifar, place_tiny, suite_words
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from searchapp.nas import derived
 from searchapp.nas.data import DataError
-from searchapp.nas.derived import derive_cifar10, derive_tinyimagenet, download
+from searchapp.nas.derived import derive_cifar10, derive_tinyimagenet
+from searchapp.nas.derived.download import download, fetch
 
 
 def test_a_missing_source_names_the_file_and_where_to_get_it(tmp_path):
@@ -71,16 +72,16 @@ def test_download_refuses_a_bad_checksum_and_leaves_nothing(tmp_path, http_files
 
 
 def test_fetch_uses_a_present_archive_or_downloads_it(tmp_path, cifar_tar, monkeypatch, http_files):
-    assert derived.fetch("cifar10", cifar_tar.parent) == cifar_tar
+    assert fetch("cifar10", cifar_tar.parent) == cifar_tar
     root, url = http_files
     (root / "cifar.tgz").write_bytes(cifar_tar.read_bytes())
     md5 = hashlib.md5(cifar_tar.read_bytes()).hexdigest()
     monkeypatch.setitem(derived.SOURCES["cifar10"], "url", f"{url}/cifar.tgz")
     monkeypatch.setitem(derived.SOURCES["cifar10"], "md5", md5)
-    got = derived.fetch("cifar10", tmp_path / "data")
+    got = fetch("cifar10", tmp_path / "data")
     assert got == tmp_path / "data" / "cifar-10-python.tar.gz"
     assert len(derive_cifar10(got, ["cat", "dog"]).y_train) == 20
     monkeypatch.setitem(derived.SOURCES["cifar10"], "md5", "f" * 32)
     with pytest.raises(DataError, match="checksum mismatch.*get it from http://127.0.0.1"):
-        derived.fetch("cifar10", tmp_path / "other")
+        fetch("cifar10", tmp_path / "other")
     assert not (tmp_path / "other").exists() or list((tmp_path / "other").iterdir()) == []

@@ -285,7 +285,9 @@ def test_a_real_search_resumes_to_the_same_result_and_weights(tmp_path):
                 raise KeyboardInterrupt  # a crash between candidates
 
     with pytest.raises(KeyboardInterrupt):
-        run_search(data, SearchConfig.from_dict(TINY), on_event=on_event, work_dir=tmp_path / "part")
+        run_search(
+            data, SearchConfig.from_dict(TINY), on_event=on_event, work_dir=tmp_path / "part"
+        )
     trained = []
     resumed = run_search(
         data,

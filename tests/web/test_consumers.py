@@ -9,6 +9,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from searchapp import baselines as baseline_service
 from searchapp.models import BaselineRun, Candidate, SuiteRun
 from searchapp.routing import websocket_urlpatterns
 from searchapp.tasks import baselines, broadcast, suite
@@ -135,7 +136,7 @@ def finished(search):
     )  # fmt: skip
     search.status, search.best = "finished", best
     search.save()
-    for name in baselines.NAMES:
+    for name in BaselineRun.NAMES:
         BaselineRun.objects.create(search=search, name=name)
     return search
 
@@ -179,7 +180,7 @@ async def test_cancelling_queued_baselines_is_sent_to_the_page(alice, finished):
     comm = _communicator(alice, finished.pk)
     await comm.connect()
     await comm.receive_json_from()
-    await database_sync_to_async(baselines.cancel_baselines)(finished)
+    await database_sync_to_async(baseline_service.cancel_baselines)(finished)
     msg = await comm.receive_json_from()
     assert msg["type"] == "baseline.finished" and msg["seq"] == 1
     assert {b["status"] for b in msg["baselines"]} == {"cancelled"}

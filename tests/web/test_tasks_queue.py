@@ -5,19 +5,17 @@ RQ points at a closed port here, so every enqueue fails: each kind of run must s
 
 import pytest
 
+from searchapp.baselines import start_baselines
 from searchapp.models import BaselineRun, Candidate, Search
+from searchapp.searches import enqueue_search
+from searchapp.suite import start_suite
 from searchapp.tasks import queue
-from searchapp.tasks import search as search_task
-from searchapp.tasks import suite as suite_task
-from searchapp.tasks.baselines import start_baselines
-from searchapp.tasks.search import enqueue_search
-from searchapp.tasks.suite import start_suite
 
 
 def test_job_ids_name_their_row():
-    assert queue.parse_job_id(search_task.JOB.new_id(12)) == ("search", 12)
+    assert queue.parse_job_id(queue.SEARCH.new_id(12)) == ("search", 12)
     assert queue.parse_job_id("baselines-7-ab34cd56") == ("baselines", 7)
-    assert suite_task.JOB.new_id(1) != suite_task.JOB.new_id(1)
+    assert queue.SUITE.new_id(1) != queue.SUITE.new_id(1)
     for other in ("something-else", "search-x-ab34cd56", "", None):
         assert queue.parse_job_id(other) is None, other
 
@@ -53,8 +51,8 @@ def test_a_suite_run_that_cannot_be_queued_says_so(alice, django_capture_on_comm
 def test_the_failure_reason_names_the_exception_and_the_timeout_setting():
     from rq.timeouts import JobTimeoutException
 
-    assert suite_task.JOB.failure_reason(ValueError("bad")) == "ValueError: bad"
-    timeout = suite_task.JOB.failure_reason(JobTimeoutException("10800 s"))
+    assert queue.SUITE.failure_reason(ValueError("bad")) == "ValueError: bad"
+    timeout = queue.SUITE.failure_reason(JobTimeoutException("10800 s"))
     assert timeout.startswith("timed out") and "raise SUITE_JOB_TIMEOUT" in timeout
 
 

@@ -9,6 +9,7 @@ from searchapp.models import Dataset, Search
 from searchapp.nas.config import SETTINGS
 from searchapp.nas.settings import SettingError, add_arguments, given
 from searchapp.searches import create_search
+from searchapp.tasks import queue
 from searchapp.tasks import search as search_task
 
 
@@ -48,5 +49,5 @@ class Command(BaseCommand):
         else:
             search = create_search(dataset.owner, dataset, form.config)
             self.stdout.write(
-                f"search {search.pk}: queued on '{search_task.QUEUE}' ({search.rq_job_id})"
+                f"search {search.pk}: queued on '{queue.SEARCH.queue}' ({search.rq_job_id})"
             )

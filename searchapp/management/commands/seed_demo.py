@@ -8,7 +8,7 @@ from searchapp.forms import search_form_from_dict
 from searchapp.models import Dataset, Search
 from searchapp.searches import create_search
 from searchapp.storage import create_dataset_from_imagedata
-from searchapp.tasks.search import QUEUE
+from searchapp.tasks.queue import SEARCH
 
 DEMO_DATASET = "digits (scikit-learn)"
 # Finishes within minutes on a 2-core CPU (the same bounds as `make demo-cli`).
@@ -59,4 +59,4 @@ class Command(BaseCommand):
         if not form.is_valid():
             raise CommandError(f"demo search settings rejected: {form.errors.as_text()}")
         created = create_search(dataset.owner, dataset, form.config)
-        self.stdout.write(f"search {created.pk}: queued on '{QUEUE}'")
+        self.stdout.write(f"search {created.pk}: queued on '{SEARCH.queue}'")

@@ -1,13 +1,14 @@
 """Datasets derived from CIFAR-10 and Tiny-ImageNet, and the paper's suite of 31 of them.
 
 Reads the official archives as they are downloaded, nothing extracted to disk:
-  sources.py       where each archive comes from (name, URL, md5); download and fetch
+  sources.py       where each archive comes from (name, URL, md5)
+  download.py      download and fetch through torchvision (the CLI only: it imports torch)
   unpickle.py      a pickle loader that only builds numpy arrays (hostile archives run no code)
   cifar.py         CIFAR-10's python version: the tar.gz or its cifar-10-batches-py/ folder
   tinyimagenet.py  Tiny-ImageNet: the zip or its folder, read through the loader's file tree
   suite.py         Table 3's suite with the paper's numbers; suite_plan, the one loop over it
   cli.py           ``python -m searchapp.nas.derived cifar10|tinyimagenet|suite|download``
-Torch is imported only to download (torchvision's utilities), never by reading these names.
+None of these names imports torch; download.py does, and is not imported here.
 """
 
 from .cifar import (
@@ -24,8 +25,6 @@ from .sources import (
     SOURCES,
     TINY_FILE,
     TINY_URL,
-    download,
-    fetch,
     missing_source_error,
     resolve_source,
 )
@@ -49,9 +48,7 @@ __all__ = [
     "cifar10_class",
     "derive_cifar10",
     "derive_tinyimagenet",
-    "download",
     "expected_split",
-    "fetch",
     "match_tiny_class",
     "missing_source_error",
     "read_cifar10",

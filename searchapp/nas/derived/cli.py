@@ -14,7 +14,8 @@ from pathlib import Path
 from ..data import ImageData
 from ..errors import DataError
 from .cifar import derive_cifar10
-from .sources import CIFAR10_FILE, SOURCES, TINY_FILE, fetch
+from .download import fetch
+from .sources import CIFAR10_FILE, SOURCES, TINY_FILE
 from .suite import suite_plan
 from .tinyimagenet import derive_tinyimagenet
 

@@ -1,0 +1,34 @@
+"""The paper's suite as a service: start a run that derives every entry the owner lacks.
+
+The run itself is a job on the CPU queue (searchapp.tasks.suite); its page follows it live.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from .models import SuiteRun
+from .serializers import suite_snapshot
+from .tasks import broadcast, queue
+
+
+def start_suite(owner) -> SuiteRun:
+    """Record a suite run and queue its job once committed (the worker must see the row)."""
+    with transaction.atomic():
+        run = SuiteRun.objects.create(owner=owner)
+        run.rq_job_id = queue.SUITE.new_id(run.pk)
+        run.save(update_fields=["rq_job_id"])
+        rows = SuiteRun.objects.filter(pk=run.pk)
+        queue.SUITE.enqueue_on_commit(
+            run.pk,
+            run.rq_job_id,
+            lambda error: queue.mark_ended(rows, SuiteRun.Status.FAILED, error),
+        )
+    return run
+
+
+def announce(run_id: int, event_type: str) -> None:
+    """Send the whole suite page (serializers.suite_snapshot) to the run's socket."""
+    run = SuiteRun.objects.select_related("owner").get(pk=run_id)
+    message = {**suite_snapshot(run.owner, run), "type": event_type}
+    broadcast.send(broadcast.suite_group(run_id), message)
