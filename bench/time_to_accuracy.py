@@ -23,7 +23,6 @@ Imports only torch, numpy, PIL and searchapp.nas (no Django).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -35,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the repo
 
+from bench.common import add_output_options, emit, parse  # noqa: E402
 from searchapp.nas.data import DataError, ImageData, load_dataset  # noqa: E402
 from searchapp.nas.space import Arch, count_params  # noqa: E402
 from searchapp.nas.train import (  # noqa: E402
@@ -152,16 +152,8 @@ def main(argv: list[str] | None = None) -> dict:
         help="also report when each run first reached this test accuracy (percent)",
     )
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up epochs")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads (default: torch's own, one per core)",
-    )
-    p.add_argument("--json-out", default=None, help="also write the JSON to this file")
-    args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    add_output_options(p)
+    args = parse(p, argv)
 
     try:
         dev = resolve_device(args.device)
@@ -214,11 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
             results["fast"]["test_acc"] - results["paper"]["test_acc"], 2
         ),
     }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json_out:
-        Path(args.json_out).write_text(text + "\n")
-    return out
+    return emit(out, args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ with ``PYTHONPATH=<repo root>``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -40,6 +39,7 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the repo
 
+from bench.common import add_output_options, emit, parse  # noqa: E402
 from searchapp.nas import train as nas_train  # noqa: E402
 from searchapp.nas.data import ImageData  # noqa: E402
 from searchapp.nas.model import build_model, num_params  # noqa: E402
@@ -269,16 +269,8 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="set torch.backends.cudnn.benchmark for both pipelines (the engine does not)",
     )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads (default: torch's own, one per core)",
-    )
-    p.add_argument("--json-out", default=None, help="also write the JSON to this file")
-    args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    add_output_options(p)
+    args = parse(p, argv)
 
     dev = resolve_device(args.device)
     n_default, e_default = DEFAULTS["cuda" if dev.type == "cuda" else "cpu"]
@@ -338,11 +330,7 @@ def main(argv: list[str] | None = None) -> dict:
             },
         },
     }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json_out:
-        Path(args.json_out).write_text(text + "\n")
-    return out
+    return emit(out, args)
 
 
 if __name__ == "__main__":

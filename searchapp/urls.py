@@ -35,11 +35,6 @@ urlpatterns = [
         views_suite.search_baselines_cancel,
         name="searchapp-search-baselines-cancel",
     ),
-    path(
-        "searches/<int:pk>/baselines/status/",
-        views_suite.search_baselines_status,
-        name="searchapp-search-baselines-status",
-    ),
     path("report/", views_suite.report_page, name="searchapp-report"),
     path("report/csv/", views_suite.report_csv, name="searchapp-report-csv"),
     path("report/json/", views_suite.report_json, name="searchapp-report-json"),

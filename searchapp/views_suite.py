@@ -7,7 +7,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,7 +17,7 @@ from searchapp.nas.data import DataError
 from . import baselines, derive, report, searches
 from .derive_forms import DeriveForm
 from .models import SuiteRun
-from .serializers import baseline_rows, suite_snapshot
+from .serializers import suite_snapshot
 from .suite import start_suite
 
 # ----------------------------------------------------------------------------- derive
@@ -145,14 +145,6 @@ def search_baselines_cancel(request, pk: int):
     search = searches.owned_search(request.user, pk)
     baselines.cancel_baselines(search)
     return redirect(reverse("searchapp-search", args=[search.pk]) + "#baselines")
-
-
-@login_required
-@require_GET
-def search_baselines_status(request, pk: int):
-    """The baseline rows as JSON, for the search page to refresh while they train."""
-    search = searches.owned_search(request.user, pk)
-    return JsonResponse({"baselines": baseline_rows(search)})
 
 
 # ----------------------------------------------------------------------------- report

@@ -140,9 +140,10 @@ def _num(x: float | None) -> str:
 
 def setting(
     default: Any,
-    *,
     label: str,
     help: str = "",
+    *,
+    bounds: tuple[float, float] | None = None,
     lo: float | None = None,
     hi: float | None = None,
     lo_open: bool = False,
@@ -151,7 +152,9 @@ def setting(
     blank_label: str = "",
     advanced: bool = False,
 ) -> Any:
-    """A dataclass field that is a user setting (see ``Setting``)."""
+    """A dataclass field that is a user setting (see ``Setting``); ``bounds`` is (lo, hi)."""
+    if bounds is not None:
+        lo, hi = bounds
     meta = {
         "label": label,
         "help": help,

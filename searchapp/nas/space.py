@@ -242,37 +242,24 @@ class SearchSpace:
     """User bounds of one search; all must lie inside the space's hard limits."""
 
     min_depth: int = setting(
-        3,
-        label="Minimum depth",
-        help="layers of the first network (D_min)",
-        lo=DEPTH_LIMITS[0],
-        hi=DEPTH_LIMITS[1],
+        3, label="Minimum depth", help="layers of the first network (D_min)", bounds=DEPTH_LIMITS
     )
     max_depth: int = setting(
-        15,
-        label="Maximum depth",
-        help="the depth phase stops here (D_max)",
-        lo=DEPTH_LIMITS[0],
-        hi=DEPTH_LIMITS[1],
+        15, label="Maximum depth", help="the depth phase stops here (D_max)", bounds=DEPTH_LIMITS
     )
     min_width: int = setting(
-        16,
-        label="Minimum width",
-        help="the width phase stops here (W_min)",
-        lo=WIDTH_LIMITS[0],
-        hi=WIDTH_LIMITS[1],
+        16, label="Minimum width", help="the width phase stops here (W_min)", bounds=WIDTH_LIMITS
     )
     max_width: int = setting(
         64,
         label="Maximum width",
-        help="channels of the first stage while depth grows (W_max)",
-        lo=WIDTH_LIMITS[0],
-        hi=WIDTH_LIMITS[1],
+        help="first-stage channels while depth grows (W_max)",
+        bounds=WIDTH_LIMITS,
     )
     width_step: int = setting(
         16,
         label="Width step",
-        help="the width phase narrows by this many channels",
+        help="the width phase narrows by this much",
         lo=1,
         hi=WIDTH_LIMITS[1],
     )

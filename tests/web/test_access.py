@@ -45,7 +45,6 @@ ROUTES: dict[str, tuple[str, int | None]] = {
     "searchapp-suite-create": ("mine", 302),
     "searchapp-search-baselines": ("search", 302),
     "searchapp-search-baselines-cancel": ("search", 302),
-    "searchapp-search-baselines-status": ("search", 200),
     "searchapp-report": ("mine", 200),
     "searchapp-report-csv": ("mine", 200),
     "searchapp-report-json": ("mine", 200),

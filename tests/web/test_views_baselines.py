@@ -4,6 +4,7 @@ import django_rq
 import pytest
 
 from searchapp.models import BaselineRun, Candidate
+from searchapp.serializers import baseline_rows
 
 
 @pytest.fixture
@@ -62,10 +63,10 @@ def test_results_show_accuracy_params_and_efficiency(alice_client, finished):
     assert "MobileNetV2 (M-Net)" in html and "93.25%" in html and "2,236,682" in html
     assert "111.8×" in html  # 2,236,682 / 20,000
     assert "epoch 2/5" in html
-    data = alice_client.get(f"/searches/{finished.pk}/baselines/status/").json()
-    assert [b["name"] for b in data["baselines"]] == ["mobilenet_v2", "efficientnet_b0"]
-    assert data["baselines"][0]["efficiency"] == pytest.approx(111.8341)
-    assert data["baselines"][1]["active"] is True
+    rows = baseline_rows(finished)  # what the page's socket sends (baseline.* events)
+    assert [b["name"] for b in rows] == ["mobilenet_v2", "efficientnet_b0"]
+    assert rows[0]["efficiency"] == pytest.approx(111.8341)
+    assert rows[1]["active"] is True
 
 
 def test_cancel_ends_queued_baselines(alice_client, finished):
@@ -77,5 +78,5 @@ def test_cancel_ends_queued_baselines(alice_client, finished):
 
 def test_another_user_gets_404(bob_client, finished):
     assert bob_client.post(f"/searches/{finished.pk}/baselines/").status_code == 404
-    assert bob_client.get(f"/searches/{finished.pk}/baselines/status/").status_code == 404
+    assert bob_client.post(f"/searches/{finished.pk}/baselines/cancel/").status_code == 404
     assert not BaselineRun.objects.exists()

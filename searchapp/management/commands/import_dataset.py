@@ -1,9 +1,13 @@
-"""python manage.py import_dataset PATH --name NAME [--owner USER]"""
+"""python manage.py import_dataset PATH --name NAME [--owner USER]
+
+The same checks and limits as an upload through the page (the UPLOAD_* settings).
+"""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from searchapp.storage import create_dataset_from_imagedata
+from searchapp.uploads import engine_limits
 
 
 def resolve_owner(username: str | None):
@@ -33,7 +37,7 @@ class Command(BaseCommand):
 
         user = resolve_owner(owner)
         try:
-            data = load_dataset(path, strict=False)
+            data = load_dataset(path, strict=False, limits=engine_limits())
         except DataError as exc:
             raise CommandError(str(exc)) from exc
         dataset = create_dataset_from_imagedata(user, name, data, source=str(path))
