@@ -7,6 +7,7 @@ from rq.worker import SimpleWorker
 from searchapp import baselines
 from searchapp.models import BaselineRun, Candidate
 from searchapp.serializers import baseline_rows
+from searchapp.tasks import baselines as baselines_job
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_a_running_baseline_stops_at_the_flag(finished, monkeypatch):
     monkeypatch.setattr("searchapp.tasks.queue.CANCEL_POLL_SECONDS", 0)
     baselines.start_baselines(finished)
     BaselineRun.objects.filter(search=finished).update(cancel_requested=True)
-    out = baselines.run_baselines_job(finished.pk)
+    out = baselines_job.run_baselines_job(finished.pk)
     assert out == {"mobilenet_v2": "cancelled", "efficientnet_b0": "cancelled"}
 
 
@@ -94,6 +95,6 @@ def test_a_failing_baseline_is_marked_failed_with_its_reason(finished, monkeypat
     monkeypatch.setattr(engine, "train_baseline", broken)
     baselines.start_baselines(finished)
     with pytest.raises(RuntimeError):
-        baselines.run_baselines_job(finished.pk)
+        baselines_job.run_baselines_job(finished.pk)
     for run in finished.baselines.all():  # one failing does not leave the other queued
         assert run.status == "failed" and "RuntimeError: boom" in run.error

@@ -21,7 +21,7 @@ def _non_default(s) -> str:
     if s.choices:
         return str(next(v for v in s.values if v != s.default))
     if s.default is None:
-        return str(s.kind((s.lo + s.hi) / 2))
+        return str(s.kind(s.lo + 1 if s.hi is None else (s.lo + s.hi) / 2))
     return str(s.default + 1)
 
 
