@@ -159,7 +159,7 @@ class SearchConfig:
         label="Device",
         choices=((d, d) for d in DEVICES),
         strict_choices=False,
-        help="auto picks CUDA when the worker has it; cuda:N names one GPU",
+        help="auto picks CUDA when the worker has a GPU, else the CPU",
     )
     stem: str | None = setting(
         None,

@@ -245,11 +245,12 @@ class Search:
         ref = self.best
         for width in self.space.widths_down():
             rec = self.evaluate(self._plain(ref.arch["depth"], width))
-            drop = ref.test_acc - rec.test_acc
-            if drop < cfg.c_drop:
-                self._judge(rec, True, f"width {width} drops {drop:.2f} < {cfg.c_drop}")
+            gain = rec.test_acc - ref.test_acc  # a drop of less than c_drop is accepted
+            versus = f"width {width}: {gain:+.2f} against the depth result"
+            if -gain < cfg.c_drop:
+                self._judge(rec, True, f"{versus}, within -{cfg.c_drop}")
             else:
-                self._judge(rec, False, f"width {width} drops {drop:.2f} >= {cfg.c_drop}: stop")
+                self._judge(rec, False, f"{versus}, -{cfg.c_drop} or worse: stop")
                 break
 
     def _layer_phase(self, phase: str, what: str, options: Callable[[Arch, int], Iterable]) -> None:

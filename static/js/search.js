@@ -127,6 +127,12 @@ function showSearch(s) {
   if (active) return;
   $("search-summary").hidden = false;
   fill($("search-summary"), s);
+  if (s.status === "finished") {
+    // finished while the page was open: baselines can be trained now, next to the found net
+    fill($("baseline-mininas"), s);
+    $("baselines-wait").hidden = true;
+    $("baselines-ready").hidden = false;
+  }
   const dl = s.downloads || {};
   if (dl.pt) downloadLink("download-pt", dl.pt, "Download weights (.pt)");
   if (dl.onnx) downloadLink("download-onnx", dl.onnx, "Download ONNX (.onnx)");
@@ -136,9 +142,7 @@ function showSearch(s) {
 
 function showBaselines(rows) {
   state.baselines = rows;
-  const table = $("baselines-table");
-  if (!table) return; // the search had not finished when the page was drawn
-  const body = table.tBodies[0];
+  const body = $("baselines-table").tBodies[0];
   body.querySelectorAll("tr[data-baseline]").forEach((tr) => tr.remove());
   for (const b of rows) {
     const row = render("baseline-row", b);

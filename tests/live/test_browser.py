@@ -1,7 +1,7 @@
 """The whole product in a real Chromium: sign in, upload a folder, run a search, watch it live,
 download the weights, train the baselines and derive the paper's suite, each watched live.
 
-The stack (Redis, daphne, an RQ worker, a SQLite file) runs in subprocesses of its own
+The stack (Redis, the web server, an RQ worker, a SQLite file) runs in subprocesses of its own
 (tests/live/live_stack.py); this process only drives the browser and reads the database file to time
 each candidate's save. It also prints how long each finished candidate took to show up in the
 page (p50/p95) and saves a screenshot to var/screenshots/search.png. Rows drawn live from socket
@@ -217,7 +217,7 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
 
             # The rows drawn from socket events are the rows the server renders.
             drawn = ["#candidates-table tbody tr", "#best-table tbody tr", "#best-params",
-                     "#search-summary dl"]  # fmt: skip
+                     "#search-summary dl", "#baseline-mininas"]  # fmt: skip
             assert [row_texts(page, s) for s in drawn] == server_rendered(
                 browser, context, page.url, drawn
             )
@@ -231,7 +231,9 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
             page.screenshot(path=str(shot), full_page=True)
 
             # Baselines: their rows change live, over the search's socket, with no reload.
-            page.reload()  # the search finished after this page was drawn: now it offers them
+            # The search finished after this page was drawn: it offers them now, without a reload.
+            assert page.is_visible("#baselines-train") and not page.is_visible("#baselines-wait")
+            assert page.evaluate("window.__noReload === true"), "the page reloaded"
             with worker_paused(stack):
                 start_watching(page, "#baselines-train")
                 assert page.is_visible("#baselines-cancel")

@@ -24,10 +24,17 @@ def test_a_finished_search_offers_the_button(alice_client, finished):
     assert "Mini-NAS (this search)" in html and "20,000" in html
 
 
-def test_a_running_search_has_no_button(alice_client, search):
+def test_a_running_search_hides_the_button_until_it_finishes(alice_client, search):
     html = alice_client.get(f"/searches/{search.pk}/").content.decode()
-    assert 'id="baselines-train"' not in html
+    assert '<div id="baselines-ready" hidden>' in html  # search.js reveals it on search.finished
+    assert '<p class="help" id="baselines-wait">' in html
     assert "once the search has finished" in html
+
+
+def test_a_finished_search_shows_the_button(alice_client, finished):
+    html = alice_client.get(f"/searches/{finished.pk}/").content.decode()
+    assert '<div id="baselines-ready">' in html
+    assert 'id="baselines-wait" hidden' in html
 
 
 @pytest.mark.live
