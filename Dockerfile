@@ -1,7 +1,7 @@
-# Mini-NAS web: one image for the web server (daphne) and the RQ worker.
+# Mini-NAS web: one image for the web server (Uvicorn, mininas_web/server.py) and the RQ worker.
 #   docker build -t mininas-web .                 # torch from PyPI (CUDA wheels on x86_64)
 #   docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu -t mininas-web .
-# docker-compose.yml runs it as "web" and "worker" next to Redis and PostgreSQL.
+# docker-compose.yml runs it as "web" (behind nginx) and "worker" next to Redis and PostgreSQL.
 FROM python:3.11-slim
 
 ARG TORCH_INDEX_URL=
@@ -32,4 +32,4 @@ USER mininas
 VOLUME ["/data/media"]
 EXPOSE 8000
 # The worker overrides this: python manage.py rqworker gpu default --worker-class searchapp.tasks.worker.Worker
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "mininas_web.asgi:application"]
+CMD ["python", "-m", "mininas_web.server", "--host", "0.0.0.0", "--port", "8000"]

@@ -2,13 +2,13 @@
 
     python bench/load_ws.py [--clients 200] [--epochs 2] [--timeout 600]
 
-Starts the real stack (Redis, daphne, one RQ worker; files in a temporary folder), signs one
+Starts the real stack (Redis, the web server, one RQ worker; files in a temporary folder), signs one
 user in, opens N sockets to /ws/searches/<id>/ with the session cookie and an allowed Origin,
 then queues a small real search on the digits data. Each client behaves like
 static/js/search.js: it applies events in seq order, asks for a snapshot on a gap, and
 answers the server's pings. Prints JSON: latency from the worker's commit (`ts` in each
 event) to receipt (p50/p95/max), events delivered live / sent, clients in step at the end
-(after resync), and the daphne process's memory. Loopback only; every wait is bounded.
+(after resync), and the web server process's memory. Loopback only; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 from mininas_web.launcher import Stack  # noqa: E402
 from mininas_web.redis_server import free_port  # noqa: E402
+from tests.live.live_stack import session_for  # noqa: E402
 
 SETUP = """
 import json
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.auth import get_user_model
 from searchapp.models import Search
 from searchapp.nas.demo_data import digits
 from searchapp.nas.search import SearchConfig
@@ -44,12 +44,7 @@ ds = create_dataset_from_imagedata(u, "digits", digits(16, [0, 1, 2]), "sklearn 
 cfg = {"min_depth": 3, "max_depth": 5, "min_width": 8, "max_width": 16, "width_step": 8,
        "kernels": [3, 5], "epochs": EPOCHS, "device": "cpu", "seed": 0}
 s = Search.objects.create(owner=u, dataset=ds, settings=SearchConfig.from_dict(cfg).to_dict())
-store = SessionStore()
-store[SESSION_KEY] = str(u.pk)
-store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-store[HASH_SESSION_KEY] = u.get_session_auth_hash()
-store.create()
-print(json.dumps({"search": s.pk, "session": store.session_key}))
+print(json.dumps({"search": s.pk}))
 """
 
 ENQUEUE = """
@@ -242,13 +237,13 @@ def pct(values: list[float], q: float) -> float:
 async def watch(stack: Stack, search_id: int, session: str, clients: int, timeout: float):
     host, port = "127.0.0.1", stack.port
     headers = {"Origin": f"http://{host}:{port}", "Cookie": f"sessionid={session}"}
-    daphne = stack.children["daphne"].pid
+    web = stack.children["web"].pid
 
     def open_socket():
         return Socket.open(host, port, f"/ws/searches/{search_id}/", headers)
 
     viewers = [Viewer(i, open_socket) for i in range(clients)]
-    rss_before = rss_mib(daphne)
+    rss_before = rss_mib(web)
     t0 = time.monotonic()
     tasks = []
     for v in viewers:  # one after another, as page loads would arrive
@@ -256,13 +251,13 @@ async def watch(stack: Stack, search_id: int, session: str, clients: int, timeou
         await asyncio.wait_for(v.connected.wait(), 60)
     connect_s = time.monotonic() - t0
     say(f"{clients} viewers connected in {connect_s:.1f}s; queueing the search")
-    rss_connected = rss_mib(daphne)
+    rss_connected = rss_mib(web)
 
     await asyncio.to_thread(stack.manage, "shell", "-c", ENQUEUE.replace("PK", str(search_id)))
     peak = rss_connected
     deadline = time.monotonic() + timeout
     while not all(v.done.is_set() for v in viewers) and time.monotonic() < deadline:
-        peak = max(peak, rss_mib(daphne))
+        peak = max(peak, rss_mib(web))
         await asyncio.sleep(0.5)
     for t in tasks:
         t.cancel()
@@ -294,7 +289,7 @@ async def watch(stack: Stack, search_id: int, session: str, clients: int, timeou
         "clients_in_step_after_resync": in_step,
         "delivery_after_resync": round(in_step / clients, 4),
         "client_errors": sorted({v.error for v in viewers if v.error})[:5],
-        "daphne_rss_mib": {
+        "web_rss_mib": {
             "before": round(rss_before, 1),
             "connected": round(rss_connected, 1),
             "peak": round(peak, 1),
@@ -319,14 +314,16 @@ def main(argv: list[str] | None = None) -> int:
             "REDIS_URL": "",
             "DEBUG": "1",
             "LOG_LEVEL": "WARNING",
+            "WS_MAX_SOCKETS_PER_USER": str(args.clients),  # all viewers are one user
         }
         stack = Stack(log_dir=root / "log", port=free_port(), env=env, redis_dir=root / "redis")
         try:
-            say("starting Redis, daphne and a worker")
+            say("starting Redis, the web server and a worker")
             stack.start()
             say(f"stack up at {stack.url}; creating the user, data and search")
             out = stack.manage("shell", "-c", SETUP.replace("EPOCHS", str(args.epochs)))
             ids = json.loads(out.strip().splitlines()[-1])
+            ids["session"] = session_for(stack, "viewer")
             report = asyncio.run(
                 watch(stack, ids["search"], ids["session"], args.clients, args.timeout)
             )

@@ -1,4 +1,8 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (origin and user checked)."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels (origin and user checked).
+
+Served by Uvicorn (mininas_web/server.py), which hands request bodies to the application as they
+arrive; BodyLimit refuses an oversized one before Django reads it (searchapp/limits.py).
+"""
 
 import os
 
@@ -8,17 +12,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mininas_web.settings")
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from searchapp.routing import websocket_urlpatterns  # noqa: E402
+from searchapp.limits import BodyLimit  # noqa: E402
+from searchapp.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "http": BodyLimit(django_asgi_app),
+        # Same-origin check (scheme, host and port), the session's user, the route.
+        "websocket": websocket_application(),
     }
 )

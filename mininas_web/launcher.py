@@ -1,12 +1,15 @@
-"""`make run`: migrate, start Redis, daphne and one RQ worker, seed the demo, print the URL.
+"""`make run`: migrate, start Redis, the web server and one RQ worker, seed the demo, print the URL.
 
     python -m mininas_web.launcher [--port N] [--host H] [--demo-search]
 
-REDIS_URL, if set, is used instead of starting a Redis; PORT (default 8000, a free one if that
-is taken) is read from the environment too, and the demo login from the settings (DEMO_USER,
-DEMO_PASSWORD). Each child runs in its own session and logs to var/log/<name>.log. Ctrl-C (or
-SIGTERM) stops them all; if one of them dies, the others are stopped and the launcher exits
-non-zero.
+REDIS_URL, if set, is used instead of starting a Redis (ours has a generated password); its URL
+is written to var/run/redis.url (mode 0600, removed on stop), where the settings of commands
+run from other shells find it. PORT (default 8000, a free one if that is taken) is read from
+the environment too, and the demo login from the settings (DEMO_USER, DEMO_PASSWORD). This is a
+development stack: DEBUG=1 unless set otherwise. The web server is Uvicorn
+(mininas_web/server.py). Each child runs in its own session and logs to var/log/<name>.log.
+Ctrl-C (or SIGTERM) stops them all; if one of them dies, the others are stopped and the
+launcher exits non-zero.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mininas_web.redis_server import RedisServer, free_port
+from mininas_web.redis_server import RedisServer, free_port, masked
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 WARM_STOP_SECONDS = 3  # rq finishes a running job on the first SIGTERM; a second one kills it
@@ -32,12 +35,12 @@ COLD_STOP_SECONDS = 10
 PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 
 
-def demo_login() -> tuple[str, str]:
-    """The demo user's name and password, from the same settings that seed_demo reads."""
+def django_settings():
+    """The settings the children read (the launcher itself reads a few)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mininas_web.settings")
     from django.conf import settings
 
-    return settings.DEMO_USER, settings.DEMO_PASSWORD
+    return settings
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -58,11 +61,12 @@ class ChildDied(RuntimeError):
 
 
 class Stack:
-    """Redis, daphne and one RQ worker on queue "gpu", sharing one environment.
+    """Redis, the web server and (unless worker=False) one RQ worker, sharing one environment.
 
-    `env` overrides os.environ for every child (DATABASE_URL, MEDIA_ROOT, ...). REDIS_URL in it,
-    if not empty, points at an existing Redis; otherwise one is started with its files in
-    `redis_dir`.
+    `env` overrides os.environ for every child (DATABASE_URL, MEDIA_ROOT, ...); DEBUG is 1 unless
+    it says otherwise. REDIS_URL in it, if not empty, points at an existing Redis; otherwise one
+    is started with its files in `redis_dir`. With `redis_url_file`, Redis's URL is kept there
+    while the stack runs.
     """
 
     def __init__(
@@ -72,14 +76,20 @@ class Stack:
         host: str = "127.0.0.1",
         env: dict[str, str] | None = None,
         redis_dir: Path | None = None,
+        redis_url_file: Path | None = None,
+        worker: bool = True,
     ):
         self.log_dir = Path(log_dir)
         self.port = port
         self.host = host
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mininas_web.settings"}
+        self.env.setdefault("DEBUG", "1")  # a development stack
         self.env.update(env or {})
         self.env["PYTHONUNBUFFERED"] = "1"
-        self.redis = RedisServer(url=self.env.get("REDIS_URL", ""), data_dir=redis_dir)
+        self.redis = RedisServer(
+            url=self.env.get("REDIS_URL", ""), data_dir=redis_dir, url_file=redis_url_file
+        )
+        self.with_worker = worker
         self.children: dict[str, subprocess.Popen] = {}
         self.seed_output = ""
 
@@ -92,10 +102,10 @@ class Stack:
         return self.log_dir / f"{name}.log"
 
     def start(self, seed: list[str] | None = None, timeout: float = 90) -> None:
-        """Redis, migrate, `manage.py seed_demo *seed` (if given), daphne, worker; wait for both."""
+        """Redis, migrate, `manage.py seed_demo *seed` (if given), web, worker; wait for them."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # redis-server shares our process group, so a Ctrl-C in the terminal would stop it before
-        # the worker and daphne; it inherits a blocked SIGINT and waits for our SIGTERM instead.
+        # the worker and the web server; it inherits a blocked SIGINT and waits for our SIGTERM.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self.env["REDIS_URL"] = self.redis.start()
@@ -105,22 +115,23 @@ class Stack:
         if seed is not None:
             self.seed_output = self.manage("seed_demo", *seed)
         self.spawn(
-            "daphne",
-            [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port),
-             "mininas_web.asgi:application"],
+            "web",
+            [sys.executable, "-m", "mininas_web.server", "--host", self.host,
+             "--port", str(self.port)],
         )  # fmt: skip
-        self.spawn(
-            "worker",
-            [
-                sys.executable,
-                "manage.py",
-                "rqworker",
-                "gpu",
-                "default",
-                "--worker-class",
-                "searchapp.tasks.worker.Worker",
-            ],
-        )
+        if self.with_worker:
+            self.spawn(
+                "worker",
+                [
+                    sys.executable,
+                    "manage.py",
+                    "rqworker",
+                    "gpu",
+                    "default",
+                    "--worker-class",
+                    "searchapp.tasks.worker.Worker",
+                ],
+            )
         self.wait_ready(timeout)
 
     def manage(self, *args: str) -> str:
@@ -162,12 +173,12 @@ class Stack:
         return None
 
     def wait_ready(self, timeout: float) -> None:
-        """Until daphne answers HTTP and the worker has registered in Redis."""
+        """Until the web server answers HTTP and the worker (if any) has registered in Redis."""
         import redis
         from rq import Worker
 
         deadline = time.monotonic() + timeout
-        web = worker = False
+        web, worker = False, not self.with_worker
         conn = redis.Redis.from_url(self.env["REDIS_URL"])
         try:
             while not (web and worker):
@@ -183,7 +194,7 @@ class Stack:
             conn.close()
 
     def stop(self) -> None:
-        """Worker first (it may be running a search), then daphne, then Redis."""
+        """Worker first (it may be running a search), then the web server, then Redis."""
         worker = self.children.get("worker")
         if worker is not None and worker.poll() is None:
             signal_group(worker, signal.SIGTERM)
@@ -291,8 +302,16 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         print(f"port {args.port} is taken; using {port} instead", flush=True)
     adopt_orphans()
+    os.environ.setdefault("DEBUG", "1")  # before the settings are read: a development stack
+    settings = django_settings()
     var = BASE_DIR / "var"
-    stack = Stack(log_dir=var / "log", port=port, host=args.host, redis_dir=var / "redis")
+    stack = Stack(
+        log_dir=var / "log",
+        port=port,
+        host=args.host,
+        redis_dir=var / "redis",
+        redis_url_file=settings.RUN_DIR / "redis.url",
+    )
     signal.signal(signal.SIGINT, _raise_stopped)
     signal.signal(signal.SIGTERM, _raise_stopped)
     code = 0
@@ -300,12 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         print("starting Redis, migrating, seeding the demo data…", flush=True)
         stack.start(seed=["--search"] if args.demo_search else [])
         print(stack.seed_output, end="", flush=True)
-        user, password = demo_login()
         print(
             f"\nMini-NAS web is running at {stack.url}/\n"
-            f"  sign in as:  {user} / {password}\n"
-            f"  Redis:       {stack.env['REDIS_URL']}\n"
-            f"  logs:        {stack.log('daphne')}, {stack.log('worker')}"
+            f"  sign in as:  {settings.DEMO_USER} / {settings.DEMO_PASSWORD}\n"
+            f"  Redis:       {masked(stack.env['REDIS_URL'])} (in {stack.redis.url_file};"
+            " `DEBUG=1 .venv/bin/python manage.py ...` in another shell uses it)\n"
+            f"  logs:        {stack.log('web')}, {stack.log('worker')}"
             + (f", {stack.redis.data_dir}/redis.log" if stack.redis.process else "")
             + "\nPress Ctrl-C to stop.",
             flush=True,

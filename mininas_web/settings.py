@@ -1,14 +1,19 @@
 """Django settings for Mini-NAS web.
 
 Every setting that differs between machines comes from an environment variable, read through
-the small helpers below. The defaults suit local development: DEBUG on, SQLite, local Redis.
+the small helpers below. The defaults suit local development (SQLite, local Redis), except DEBUG:
+it is off unless DEBUG=1 is set (the launcher, `make run`, and pytest set it).
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
+
+from searchapp.nas.limits import MAX_WORKING_SIDE as _MAX_WORKING_SIDE
+from searchapp.nas.limits import MIN_SIDE as _MIN_SIDE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,7 +52,10 @@ def envsecret(name: str, default: str | None) -> str:
     if value:
         return value
     if default is None:
-        raise ImproperlyConfigured(f"{name} must be set when DEBUG is off")
+        raise ImproperlyConfigured(
+            f"{name} (or {name}_FILE) must be set when DEBUG is off; "
+            "for local development set DEBUG=1"
+        )
     return default
 
 
@@ -73,7 +81,7 @@ def database_from_url(url: str) -> dict:
     raise ImproperlyConfigured(f"DATABASE_URL: unsupported scheme {parts.scheme!r} in {url!r}")
 
 
-DEBUG = envbool("DEBUG", True)
+DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envsecret(
     "SECRET_KEY", "django-insecure-mininas-dev-key-only-for-local-use" if DEBUG else None
 )
@@ -81,7 +89,6 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -91,6 +98,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_rq",
+    "axes",
     "searchapp",
 ]
 
@@ -103,6 +111,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # the lockout page (searchapp/signin.py)
 ]
 
 ROOT_URLCONF = "mininas_web.urls"
@@ -138,6 +147,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# django-axes checks every sign-in first (page and admin): LOGIN_FAILURE_LIMIT failures for one
+# username, or from one address, lock both out for LOGIN_LOCKOUT_SECONDS after the last one.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(seconds=envint("LOGIN_LOCKOUT_SECONDS", 900))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "searchapp.signin.locked_out"
+AXES_VERBOSE = False  # no banner on every manage.py command; lockouts are still logged
+AXES_SENSITIVE_PARAMETERS = []  # log the username and address (never the password)
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -149,18 +170,31 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "static"))
-# daphne has no static file server; Django serves /static/ itself unless a proxy does.
+# Uvicorn has no static file server; Django serves /static/ itself unless a proxy does.
 SERVE_STATIC = envbool("SERVE_STATIC", True)
 
 # Uploaded datasets (packed .npz) and search outputs (weights); served only through views.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
 # ---- Redis: RQ queue and channel layer ----
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_DIR = Path(os.environ.get("RUN_DIR") or BASE_DIR / "var" / "run")
+"""Where `make run` writes redis.url (mode 0600) while it runs, for commands from other shells."""
+
+
+def _launcher_redis_url() -> str:
+    try:
+        return (RUN_DIR / "redis.url").read_text().strip()
+    except OSError:
+        return ""
+
+
+REDIS_URL = os.environ.get("REDIS_URL") or _launcher_redis_url() or "redis://127.0.0.1:6379/0"
+"""REDIS_URL, else the Redis of a running `make run`, else the default local Redis."""
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels_redis's, with a receive() that ends when cancelled (mininas_web/channel_layer.py)
+        "BACKEND": "mininas_web.channel_layer.RedisChannelLayer",
         # A slow client loses messages past capacity; it resyncs from a snapshot (seq gap).
         # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
         # channels_redis blocks in BZPOPMIN: a busy server then drops sockets ("Timeout
@@ -200,6 +234,18 @@ SEARCH_LEASE_SECONDS = envint("SEARCH_LEASE_SECONDS", 15)
 RECONCILE_SECONDS = envint("RECONCILE_SECONDS", 5)
 """How often an idle worker looks for searches that no live job runs, and queues them again."""
 
+# ---- Fair share (searchapp/quotas.py; admission in searchapp/searches.py) ----
+SEARCH_MAX_QUEUED_PER_USER = envint("SEARCH_MAX_QUEUED_PER_USER", 10)
+"""Searches of one user waiting to start; one more is refused when it is created."""
+SEARCH_MAX_ACTIVE_PER_USER = envint("SEARCH_MAX_ACTIVE_PER_USER", 1)
+"""Searches of one user handed to the workers at once (in the gpu queue or running); the rest
+wait in the database, and users take turns (the one served longest ago goes first)."""
+SEARCH_MAX_COST_PMACS = envint("SEARCH_MAX_COST_PMACS", 1000)
+"""Ceiling on the estimated cost of one user's waiting and running searches together, in PMAC
+(10^15 MACs: training images x epochs x MACs of the largest network x candidates)."""
+UPLOAD_MAX_UNFINISHED_PER_USER = envint("UPLOAD_MAX_UNFINISHED_PER_USER", 3)
+"""Folder uploads of one user started and not yet finished; one more is refused."""
+
 # ---- Upload limits ----
 UPLOAD_BATCH_FILES = envint("UPLOAD_BATCH_FILES", 200)
 """Files the browser sends per request when uploading a folder."""
@@ -209,6 +255,8 @@ UPLOAD_MAX_FILE_BYTES = envint("UPLOAD_MAX_FILE_BYTES", 20 * 2**20)
 """Bytes of one image file."""
 UPLOAD_MAX_REQUEST_BYTES = envint("UPLOAD_MAX_REQUEST_BYTES", 1024 * 2**20)
 """Bytes of one upload request (a batch of files, or a whole zip)."""
+REQUEST_MAX_BYTES = envint("REQUEST_MAX_BYTES", 2**20)
+"""Bytes of any other request body (sign-in, forms, JSON); searchapp/limits.py answers 413."""
 UPLOAD_MAX_TOTAL_BYTES = envint("UPLOAD_MAX_TOTAL_BYTES", 4 * 2**30)
 """Bytes of one dataset upload (all batches together)."""
 UPLOAD_STALE_SECONDS = envint("UPLOAD_STALE_SECONDS", 24 * 3600)
@@ -219,8 +267,29 @@ UPLOAD_MAX_UNPACKED_BYTES = envint("UPLOAD_MAX_UNPACKED_BYTES", 4 * 2**30)
 """Bytes a zip's entries may declare in total (zip bombs)."""
 UPLOAD_MAX_ZIP_RATIO = envint("UPLOAD_MAX_ZIP_RATIO", 100)
 """Largest compression ratio of one zip entry (images hardly compress; bombs do)."""
+DATASET_MAX_SIDE = envint("DATASET_MAX_SIDE", 64)
+"""Working resolution: images are stored as squares of at most this side (Tiny-ImageNet's 64 px);
+larger ones are scaled down. An upload may ask for more, up to the engine's 512."""
+DATASET_MAX_PIXELS = envint("DATASET_MAX_PIXELS", 200_000_000)
+"""Decoded pixels one dataset may hold (images x side x side), checked before decoding."""
+USER_STORAGE_QUOTA_BYTES = envint("USER_STORAGE_QUOTA_BYTES", 5 * 2**30)
+"""Bytes a user's datasets may take on disk (packed, compressed arrays and thumbnails)."""
+if not _MIN_SIDE <= DATASET_MAX_SIDE <= _MAX_WORKING_SIDE:
+    raise ImproperlyConfigured(
+        f"DATASET_MAX_SIDE must be {_MIN_SIDE} to {_MAX_WORKING_SIDE} px, got {DATASET_MAX_SIDE}"
+    )
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_BATCH_FILES + 10
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
+
+# ---- API tokens and sockets ----
+API_TOKENS_PER_USER = envint("API_TOKENS_PER_USER", 20)
+"""Personal API tokens one user may hold (searchapp/tokens.py)."""
+WS_MAX_SOCKETS_PER_USER = envint("WS_MAX_SOCKETS_PER_USER", 20)
+"""Open sockets per user and server process; the next one is closed with 1008."""
+WS_MAX_MESSAGE_BYTES = envint("WS_MAX_MESSAGE_BYTES", 4096)
+"""Largest message a page may send on its socket (theirs are tiny); a larger one closes it, 1009."""
+WS_SNAPSHOT_INTERVAL_MS = envint("WS_SNAPSHOT_INTERVAL_MS", 1000)
+"""A socket gets at most one snapshot per this; resyncs and pings in between are coalesced."""
 
 # ---- Production hardening (manage.py check --deploy) ----
 if not DEBUG:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import BaselineRun, Candidate, Dataset, Search, SuiteRun, Upload
+from .models import ApiToken, BaselineRun, Candidate, Dataset, Search, SuiteRun, Upload
 
 
 @admin.register(Dataset)
@@ -50,3 +50,15 @@ class BaselineRunAdmin(admin.ModelAdmin):
 class SuiteRunAdmin(admin.ModelAdmin):
     list_display = ("id", "owner", "status", "created", "finished")
     list_filter = ("status",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff may see and revoke (delete) tokens; a token itself is never stored."""
+
+    list_display = ("id", "owner", "name", "prefix", "created", "last_used")
+    list_filter = ("owner",)
+    readonly_fields = ("owner", "name", "prefix", "digest", "created", "last_used")
+
+    def has_add_permission(self, request) -> bool:
+        return False

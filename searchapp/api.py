@@ -1,31 +1,32 @@
 """JSON API for scripts and the upload page, with the same permissions as the pages.
 
-Signed-in browsers use their session (with the CSRF token on writes); scripts may send HTTP
-Basic credentials instead. Anonymous calls get 401, another user's objects 404, bad input
-400 with a reason. Never a 500 for something the caller did. A body over
-UPLOAD_MAX_REQUEST_BYTES never gets here: searchapp.limits answers 413 first.
+Signed-in browsers use their session (with the CSRF token on writes); scripts send a personal
+token as `Authorization: Bearer <token>` (searchapp/tokens.py) and need no CSRF token, since a
+browser never adds that header by itself. HTTP Basic is not accepted, and a 401 never asks
+for it (a browser would remember Basic credentials and send them for any site's forms).
+Anonymous calls get 401, another user's objects 404, bad input 400 with a reason. Never a 500
+for something the caller did. A body over UPLOAD_MAX_REQUEST_BYTES never gets here:
+searchapp.limits answers 413 first.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import logging
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 
 from . import searches as search_service
-from . import uploads
+from . import tokens, uploads
 from .forms import config_from_form, search_form_from_dict
 from .models import Dataset, Search, Upload
+from .quotas import LimitExceeded, check_new_upload
 from .serializers import candidate_json, dataset_json, search_json
 
 log = logging.getLogger(__name__)
@@ -35,24 +36,34 @@ def error(message: str, status: int = 400, **extra) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
 
-def _basic_user(request):
-    """The user named by an `Authorization: Basic` header; None if absent; False if wrong."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header.lower().startswith("basic "):
+def _token_user(request):
+    """The owner of an `Authorization: Bearer` token; None without one; False if refused.
+
+    Any other scheme (Basic included) is no credential here: the request stays anonymous, or
+    a session's, with the session's CSRF check."""
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer":
         return None
-    try:
-        raw = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode()
-        username, password = raw.split(":", 1)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return False
-    return authenticate(request, username=username, password=password) or False
+    return tokens.user_for_token(token.strip()) or False
+
+
+def _unauthorized(message: str, challenge: str = "") -> JsonResponse:
+    response = error(message, 401)
+    response["WWW-Authenticate"] = f'Bearer realm="mininas"{challenge}'
+    return response
 
 
 def _csrf_rejection(request):
-    """CSRF is checked for session users only; Basic credentials cannot be forged by a page."""
+    """CSRF is checked for session users only; a page cannot make a browser send a token."""
     check = CsrfViewMiddleware(lambda r: None)
     check.process_request(request)
     return check.process_view(request, None, (), {})
+
+
+NO_CREDENTIALS = (
+    "sign in, or send a personal token as 'Authorization: Bearer <token>' (make one at "
+    "/settings/tokens/); HTTP Basic is not accepted"
+)
 
 
 def api_view(*methods: str):
@@ -66,15 +77,13 @@ def api_view(*methods: str):
                 response = error(f"method {request.method} not allowed", 405)
                 response["Allow"] = ", ".join(methods)
                 return response
-            user = _basic_user(request)
+            user = _token_user(request)
             if user is False:
-                return error("wrong credentials", 401)
+                return _unauthorized("unknown or revoked token", ', error="invalid_token"')
             if user is not None:
                 request.user = user
             elif not request.user.is_authenticated:
-                response = error("sign in first", 401)
-                response["WWW-Authenticate"] = 'Basic realm="mininas"'
-                return response
+                return _unauthorized(NO_CREDENTIALS)
             try:
                 if user is None and request.method not in ("GET", "HEAD", "OPTIONS"):
                     if _csrf_rejection(request) is not None:
@@ -84,6 +93,8 @@ def api_view(*methods: str):
                 return error("not found", 404)
             except uploads.UploadError as exc:
                 return error(str(exc))
+            except LimitExceeded as exc:  # a per-user limit: the numbers and the setting
+                return error(str(exc), exc.status, limit=exc.setting)
             except RequestDataTooBig:
                 return error("request too large")
             except SuspiciousOperation as exc:  # e.g. too many files in one request
@@ -119,21 +130,31 @@ def datasets(request):
     if zip_file is None:
         return error("send the dataset as a zip in the multipart field 'file'")
     name = (request.POST.get("name") or "").strip()
-    dataset = uploads.dataset_from_zip(request.user, name, zip_file)
+    side = uploads.working_side(request.POST.get("max_side"))
+    return _created(uploads.dataset_from_zip(request.user, name, zip_file, side))
+
+
+def _created(d: Dataset) -> JsonResponse:
+    """A new dataset, as both upload paths (zip and folder) answer: its rejected files too."""
     return JsonResponse(
-        {"dataset": dataset_json(dataset), "url": dataset.get_absolute_url()}, status=201
+        {"dataset": dataset_json(d), "url": d.get_absolute_url(), "rejected": d.rejected},
+        status=201,
     )
 
 
-@api_view("GET")
+@api_view("GET", "DELETE")
 def dataset(request, pk: int):
     d = get_object_or_404(Dataset, pk=pk, owner=request.user)
+    if request.method == "DELETE":  # its searches and files too
+        search_service.delete_dataset(d)
+        return HttpResponse(status=204)
     return JsonResponse({"dataset": dataset_json(d)})
 
 
 @api_view("POST")
 def upload_start(request):
     name = str(_body(request).get("name") or "").strip()
+    check_new_upload(request.user)
     upload = uploads.start_upload(request.user, name)
     return JsonResponse(
         {
@@ -164,12 +185,10 @@ def upload_files(request, pk):
 @api_view("POST")
 def upload_finish(request, pk):
     upload = get_object_or_404(Upload, pk=pk, owner=request.user)
-    name = str(_body(request).get("name") or "").strip()
-    d = uploads.finish_upload(upload, name)
-    return JsonResponse(
-        {"dataset": dataset_json(d), "url": d.get_absolute_url(), "rejected": d.rejected},
-        status=201,
-    )
+    body = _body(request)
+    name = str(body.get("name") or "").strip()
+    side = uploads.working_side(body.get("max_side"))
+    return _created(uploads.finish_upload(upload, name, side))
 
 
 # ----------------------------------------------------------------------------- searches
@@ -189,9 +208,12 @@ def searches(request):
     return JsonResponse({"search": search_json(search)}, status=201)
 
 
-@api_view("GET")
+@api_view("GET", "DELETE")
 def search(request, pk: int):
     s = search_service.owned_search(request.user, pk)
+    if request.method == "DELETE":  # a running one is stopped; its files go too
+        search_service.delete_search(s)
+        return HttpResponse(status=204)
     data = search_json(s)
     data["candidates"] = [candidate_json(c) for c in s.candidates.order_by("index")]
     return JsonResponse({"search": data})

@@ -1,44 +1,138 @@
-"""The request-size limit, checked before anything reads the body.
+"""Request-size limits, enforced before anything reads the body.
 
-Every limit is a setting (mininas_web/settings.py) with a stated default; README's "Limits"
-table lists them. A zip's contents are checked by the engine (searchapp.nas.filetree) under
-the limits that searchapp.uploads builds from the same settings.
+`BodyLimit` is the ASGI wrapper in front of Django (mininas_web/asgi.py). A Content-Length over
+the route's limit gets 413 before one byte of the body is read; a body without one (chunked) is
+counted as it streams in, and gets 413 as soon as it passes the limit, so no more than the limit
+ever reaches Django (which spools it to disk past FILE_UPLOAD_MAX_MEMORY_SIZE).
+`RequestSizeLimitMiddleware` applies the same limits inside Django, for the test client and WSGI.
+
+Upload routes (UPLOAD_ROUTES) may carry UPLOAD_MAX_REQUEST_BYTES; every other route (the login
+page included) REQUEST_MAX_BYTES. Every limit is a setting (mininas_web/settings.py) with a stated
+default; README's "Limits" table lists them. A zip's contents are checked by the engine
+(searchapp.nas.filetree) under the limits that searchapp.uploads builds from the same settings.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
+from django.urls import Resolver404, resolve
 
 from searchapp.nas.files import human_bytes
 
+log = logging.getLogger(__name__)
+
+UPLOAD_ROUTES = frozenset({"api-datasets", "api-upload-files"})
+"""URL names whose requests carry dataset files (a zip, or a batch of a folder's files)."""
+
+
+def body_limit(path_info: str) -> int:
+    """Bytes a request body to `path_info` may hold."""
+    small = min(settings.REQUEST_MAX_BYTES, settings.UPLOAD_MAX_REQUEST_BYTES)
+    try:
+        name = resolve(path_info).url_name
+    except Resolver404:
+        return small
+    return settings.UPLOAD_MAX_REQUEST_BYTES if name in UPLOAD_ROUTES else small
+
+
+def parse_length(raw: str | None) -> int | None:
+    """Content-Length as an int; None when absent; -1 when it is not a number of bytes."""
+    if raw is None or raw == "":
+        return None
+    return int(raw) if raw.isdigit() else -1
+
+
+def refusal(path_info: str, reason: str) -> tuple[str, bytes]:
+    """(content type, body) of a refusal: JSON under /api/, plain text elsewhere."""
+    if path_info.startswith("/api/"):
+        return "application/json", json.dumps({"error": reason}).encode()
+    return "text/plain; charset=utf-8", reason.encode()
+
+
+def too_large(limit: int) -> str:
+    return f"request larger than {human_bytes(limit)}"
+
+
+def length_refusal(raw_length: str | None, limit: int) -> tuple[int, str] | None:
+    """(status, reason) when the declared Content-Length is bad or over `limit`, else None."""
+    length = parse_length(raw_length)
+    if length is None or 0 <= length <= limit:
+        return None
+    return (400, "bad Content-Length header") if length < 0 else (413, too_large(limit))
+
+
+class BodyLimit:
+    """ASGI wrapper: 413 for a body over its route's limit, without reading more than the limit."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"][len(scope.get("root_path", "")) :] or "/"
+        limit = body_limit(path)
+        raw = dict(scope["headers"]).get(b"content-length", b"").decode("latin-1")
+        refused = length_refusal(raw, limit)
+        if refused:
+            log.warning(
+                "%s %s %s: Content-Length %s, limit %s bytes; body not read",
+                refused[0], scope["method"], path, raw, limit,
+            )  # fmt: skip
+            return await self._refuse(send, path, *refused)
+
+        received = 0
+        over = started = False
+
+        async def counted_receive():
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over = True  # Django drops what it spooled and returns without answering
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted_receive, watched_send)
+        if over and not started:
+            log.warning(
+                "413 %s %s: body passed the limit of %s bytes after %s; the rest is discarded",
+                scope["method"], path, limit, received,
+            )  # fmt: skip
+            await self._refuse(send, path, 413, too_large(limit))
+
+    @staticmethod
+    async def _refuse(send, path: str, status: int, reason: str) -> None:
+        content_type, body = refusal(path, reason)
+        headers = [
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
 
 class RequestSizeLimitMiddleware:
-    """413 for a request whose Content-Length is over UPLOAD_MAX_REQUEST_BYTES.
-
-    It runs first, before CSRF or a view touches request.POST, so the body is never parsed.
-    (Under ASGI the server has already spooled the body to a temporary file by then: on disk
-    past FILE_UPLOAD_MAX_MEMORY_SIZE, not in memory. A proxy in front can refuse it sooner.)
-    """
+    """The same limits inside Django: it runs first, before CSRF or a view touches request.POST."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        limit = settings.UPLOAD_MAX_REQUEST_BYTES
-        raw = request.META.get("CONTENT_LENGTH") or "0"
-        try:
-            length = int(raw)
-        except ValueError:
-            length = -1
-        if length < 0 or length > limit:
-            message = (
-                f"request larger than {human_bytes(limit)}"
-                if length > limit
-                else "bad Content-Length header"
-            )
-            status = 413 if length > limit else 400
-            if request.path.startswith("/api/"):
-                return JsonResponse({"error": message}, status=status)
-            return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+        path = request.path_info
+        refused = length_refusal(request.META.get("CONTENT_LENGTH"), body_limit(path))
+        if refused:
+            status, reason = refused
+            content_type, body = refusal(path, reason)
+            return HttpResponse(body, status=status, content_type=content_type)
         return self.get_response(request)

@@ -59,6 +59,9 @@ class Dataset(models.Model):
     num_test = models.PositiveIntegerField(default=0)
     npz_path = models.CharField(max_length=500, blank=True)  # relative to MEDIA_ROOT
     rejected = models.JSONField(default=list)  # [[path, reason], ...]
+    # Images not stored at their own size (larger than the working resolution, or odd sizes):
+    # {"count": n, "from": "512x512"} (their most common original size); {} when none.
+    resized = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     # Derived datasets: {"kind": "cifar10"|"tinyimagenet", "classes": [...as asked...]}
     derived = models.JSONField(default=dict, blank=True)
@@ -219,3 +222,24 @@ class BaselineRun(Run):
 
     def __str__(self) -> str:
         return f"{self.name} for search {self.search_id} ({self.status})"
+
+
+class ApiToken(models.Model):
+    """A personal token for the API (`Authorization: Bearer <token>`); see searchapp/tokens.py.
+
+    Only the token's SHA-256 is stored: the token itself is shown once, when it is made."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)  # the token's first characters, to tell them apart
+    digest = models.CharField(max_length=64, unique=True)  # sha256 hex of the whole token
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"token {self.name!r} of {self.owner_id}"

@@ -1,33 +1,56 @@
 """Searches as a service: what pages, the API and management commands do with them.
 
 Views and commands call these; none of them builds a Search or touches its job by hand.
+
+Fair share: a new search waits in the database (status queued, no job id) until it is
+admitted; each user has at most SEARCH_MAX_ACTIVE_PER_USER searches on the workers (in the
+`gpu` queue or running), and when a slot frees the user served longest ago goes first
+(`admit_waiting`). Admission runs when a search is created, ended or deleted, and in every
+reconciler pass, which catches an admission missed by a crash or a Redis outage.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+from collections import Counter
 from pathlib import Path
 
+from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Max
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from . import quotas
 from .models import Dataset, Search
 from .serializers import search_json
-from .storage import media_path
+from .storage import dataset_dir, media_path, search_dir
 from .tasks import broadcast, queue
+from .tasks.lease import holder
 
 log = logging.getLogger(__name__)
 
 WEIGHT_FORMATS = ("pt", "onnx")
+DIRECT = "direct"
+"""rq_job_id of a search run in its caller's process (`manage.py search --sync`): never admitted
+to the queue; the reconciler queues it if that process dies."""
 
 
-def create_search(owner, dataset: Dataset, settings: dict) -> Search:
-    """Save a search with validated settings (SearchConfig.to_dict()) and queue it on commit."""
+def create_search(owner, dataset: Dataset, settings: dict, *, run_here: bool = False) -> Search:
+    """Save a search with validated settings (SearchConfig.to_dict()); it waits for its turn
+    on the workers, or with `run_here` the caller runs it. LimitExceeded when the owner is
+    over a limit (quotas.check_new_search)."""
     with transaction.atomic():
-        search = Search.objects.create(owner=owner, dataset=dataset, settings=settings)
-        enqueue_search(search)
+        _lock_user(owner.pk)  # two requests of one user cannot both pass the limits
+        quotas.check_new_search(owner, dataset, settings)
+        search = Search.objects.create(
+            owner=owner, dataset=dataset, settings=settings, rq_job_id=DIRECT if run_here else ""
+        )
+        if not run_here:
+            transaction.on_commit(admit_waiting)
     search.refresh_from_db()
     return search
 
@@ -37,6 +60,43 @@ def cancel_search(search: Search) -> None:
     if search.is_active:
         cancel_job(search)
         search.refresh_from_db()
+
+
+def delete_search(search: Search) -> None:
+    """Delete the search, its candidates, baselines and files; a running one is stopped.
+
+    The row goes at once. A job still running the search sees that within an epoch (its
+    cancel flag), ends quietly and removes the files it wrote; without a running job the
+    files go now (and the reconciler removes any that a dead job left behind).
+    """
+    search_id, job_id = search.pk, search.rq_job_id
+    with transaction.atomic():
+        search.delete()
+        transaction.on_commit(lambda: _after_delete(search_id, job_id))
+
+
+def delete_dataset(dataset: Dataset) -> None:
+    """Delete the dataset, its files and every search on it (as delete_search does)."""
+    dataset_id = dataset.pk
+    with transaction.atomic():
+        for search in Search.objects.filter(dataset=dataset):
+            delete_search(search)
+        dataset.delete()
+        transaction.on_commit(lambda: shutil.rmtree(dataset_dir(dataset_id), ignore_errors=True))
+
+
+def _after_delete(search_id: int, job_id: str) -> None:
+    """Remove the deleted search's files unless a job still runs it; free its slot."""
+    try:
+        running = holder(queue.connection(), search_id) is not None
+    except Exception as exc:  # noqa: BLE001 - Redis down: the job or the reconciler cleans up
+        log.warning("search %s deleted; cannot tell whether a job runs it: %s", search_id, exc)
+        running = bool(job_id)
+    if not running:
+        if job_id and job_id != DIRECT:
+            _cancel_rq_job(job_id)  # it would find no row and skip, but need not start at all
+        shutil.rmtree(search_dir(search_id), ignore_errors=True)
+    admit_waiting()  # its slot on the workers is free
 
 
 def owned_search(user, pk: int) -> Search:
@@ -56,7 +116,13 @@ def weights_response(search: Search, fmt: str) -> FileResponse:
     """The weights file as a download named after the search (404 when there is none)."""
     path = weights_file(search, fmt)
     filename = f"mininas-search{search.pk}.{fmt}"
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=filename)
+    # Guessing from the name gives .pt "application/vnd.snesdev-page-table"; both are bytes.
+    return FileResponse(
+        open(path, "rb"),
+        as_attachment=True,
+        filename=filename,
+        content_type="application/octet-stream",
+    )
 
 
 # ----------------------------------------------------------------------------- its job
@@ -76,7 +142,8 @@ def name_new_job(search: Search, *, replacing: str | None = None) -> str | None:
 
 
 def enqueue_search(search: Search) -> None:
-    """Queue the search once the current transaction commits (the worker must see the row)."""
+    """Queue the search once the current transaction commits (the worker must see the row),
+    out of turn: tests and benchmarks use it; users' searches wait for admit_waiting."""
     search_id = search.pk
     search.rq_job_id = name_new_job(search)
     queue.SEARCH.enqueue_on_commit(
@@ -91,13 +158,17 @@ def cancel_job(search: Search) -> None:
     if search.status != Search.Status.QUEUED:
         return
     if search.rq_job_id:
-        try:
-            from rq.job import Job
-
-            Job.fetch(search.rq_job_id, connection=queue.connection()).cancel()
-        except Exception as exc:  # noqa: BLE001 - the job checks the flag when it starts anyway
-            log.info("could not cancel rq job %s: %s", search.rq_job_id, exc)
+        _cancel_rq_job(search.rq_job_id)
     finish_search(search.pk, Search.Status.CANCELLED)
+
+
+def _cancel_rq_job(job_id: str) -> None:
+    try:
+        from rq.job import Job
+
+        Job.fetch(job_id, connection=queue.connection()).cancel()
+    except Exception as exc:  # noqa: BLE001 - the job checks its row when it starts anyway
+        log.info("could not cancel rq job %s: %s", job_id, exc)
 
 
 def fail_search(search_id: int, error: str) -> None:
@@ -122,3 +193,87 @@ def finish_search(
         return {"search": search_json(search)}
 
     broadcast.record(search_id, "search.finished", apply)
+    transaction.on_commit(admit_waiting)  # its slot on the workers is free
+
+
+# ----------------------------------------------------------------------------- whose turn
+
+
+def admit_waiting() -> list[int]:
+    """Hand waiting searches to the workers, in turn; returns the ids admitted.
+
+    Each user has at most SEARCH_MAX_ACTIVE_PER_USER searches in the `gpu` queue or running;
+    among users with a free slot, the one whose last search started longest ago (or never)
+    goes first, with their oldest waiting search. The RQ queue, first come first served, then
+    serves users in turn. Never raises: what it cannot admit now, the reconciler admits later.
+    """
+    admitted: list[int] = []
+    passed: set[int] = set()
+    try:
+        while (search := _next_in_turn(passed)) is not None:
+            job_id = _claim(search)
+            if job_id is None:  # its user's slots filled meanwhile, or another process won
+                passed.add(search.owner_id)
+                continue
+            try:
+                queue.SEARCH.enqueue(search.pk, job_id)
+            except Exception:
+                # Redis is down: the search waits again; a reconciler pass admits it later
+                again = Search.objects.filter(pk=search.pk, rq_job_id=job_id)
+                again.filter(status=Search.Status.QUEUED).update(rq_job_id="")
+                raise
+            admitted.append(search.pk)
+    except Exception as exc:  # noqa: BLE001 - never fail a request or a job over admission
+        log.error("admission stopped after %s: %s", admitted or "none", exc)
+    return admitted
+
+
+def _next_in_turn(passed: set[int]) -> Search | None:
+    """The oldest waiting search of the user served longest ago among those with a free slot."""
+    slots = django_settings.SEARCH_MAX_ACTIVE_PER_USER
+    busy = Counter(
+        Search.objects.filter(status__in=Search.ACTIVE)
+        .exclude(rq_job_id="")
+        .values_list("owner_id", flat=True)
+    )
+    first: dict[int, Search] = {}
+    waiting = Search.objects.filter(status=Search.Status.QUEUED, rq_job_id="").exclude(
+        owner_id__in=passed
+    )
+    for search in waiting.order_by("created", "pk").only("pk", "owner_id", "created"):
+        if search.owner_id not in first and busy[search.owner_id] < slots:
+            first[search.owner_id] = search
+    if not first:
+        return None
+    served = dict(
+        Search.objects.filter(owner_id__in=first, started__isnull=False)
+        .values("owner_id")
+        .annotate(last=Max("started"))
+        .values_list("owner_id", "last")
+    )
+
+    def turn(search: Search) -> tuple:
+        last = served.get(search.owner_id)
+        return (last is not None, last or search.created, search.created, search.pk)
+
+    return min(first.values(), key=turn)
+
+
+def _claim(search: Search) -> str | None:
+    """Give the waiting search a job id if its owner still has a free slot; None if not."""
+    job_id = queue.SEARCH.new_id(search.pk)
+    with transaction.atomic():
+        _lock_user(search.owner_id)
+        busy = Search.objects.filter(owner_id=search.owner_id, status__in=Search.ACTIVE).exclude(
+            rq_job_id=""
+        )
+        if busy.count() >= django_settings.SEARCH_MAX_ACTIVE_PER_USER:
+            return None
+        rows = Search.objects.filter(pk=search.pk, status=Search.Status.QUEUED, rq_job_id="")
+        return job_id if rows.update(rq_job_id=job_id) else None
+
+
+def _lock_user(user_id: int) -> None:
+    """Hold the user's row until the transaction ends (PostgreSQL: one admission or creation
+    per user at a time; SQLite writes one transaction at a time anyway)."""
+    list(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk"))

@@ -103,6 +103,7 @@ def dataset_json(d: Dataset) -> dict:
         "num_train": d.num_train,
         "num_test": d.num_test,
         "rejected": d.rejected,
+        "resized": d.resized,
         "created": _iso(d.created),
     }
 

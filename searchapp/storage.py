@@ -5,10 +5,14 @@ Everything lives under MEDIA_ROOT and is served only through views that check th
   datasets/<id>/thumbs/<c>_<n>.png sample thumbnails per class
   uploads/<uuid>/<relative path>  raw files of a folder upload, deleted once packed
   searches/<id>/                  result.json, model.pt, model.onnx
+
+A user's datasets may take at most USER_STORAGE_QUOTA_BYTES on disk (`used_bytes`,
+`check_storage_quota`): checked before an upload is decoded and again once it is packed.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path, PurePosixPath
 
@@ -17,8 +21,12 @@ from django.conf import settings
 from django.db import transaction
 from PIL import Image
 
+from searchapp.nas.errors import DataError
+from searchapp.nas.files import human_bytes
+
 from .models import Dataset
 
+NAME_MAX = 255  # bytes of one file or folder name on Linux file systems
 THUMBS_PER_CLASS = 8
 THUMB_MIN_SIDE = 32  # tiny images are scaled up (nearest) so a thumbnail is visible
 
@@ -39,6 +47,49 @@ def search_dir(search_id: int) -> Path:
     return media_path(f"searches/{search_id}")
 
 
+class QuotaError(DataError):
+    """The owner's datasets would take more disk than USER_STORAGE_QUOTA_BYTES."""
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (0 when it does not exist); links are not followed."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except FileNotFoundError:  # removed while we walked
+                pass
+    return total
+
+
+def used_bytes(user) -> int:
+    """Bytes on disk of the user's datasets (packed arrays and thumbnails)."""
+    ids = Dataset.objects.filter(owner=user).values_list("pk", flat=True)
+    return sum(folder_bytes(dataset_dir(pk)) for pk in ids)
+
+
+def check_storage_quota(user, adding: int = 0, *, used: int | None = None) -> None:
+    """QuotaError when the user's datasets, plus ``adding`` bytes, pass their storage quota.
+
+    With ``adding`` 0 it refuses only a user already at the quota (before any big work).
+    """
+    quota = settings.USER_STORAGE_QUOTA_BYTES
+    used = used_bytes(user) if used is None else used
+    if not (used + adding > quota if adding else used >= quota):
+        return
+    if adding:
+        raise QuotaError(
+            f"this dataset takes {human_bytes(adding)} on disk; with the "
+            f"{human_bytes(used)} your datasets already use that is over your storage "
+            f"quota of {human_bytes(quota)}: delete a dataset first"
+        )
+    raise QuotaError(
+        f"your datasets already use {human_bytes(used)} of your storage quota of "
+        f"{human_bytes(quota)}: delete a dataset first"
+    )
+
+
 def safe_relative_path(raw: str) -> str:
     """A cleaned relative posix path, or ValueError for absolute paths, `..` and odd names."""
     name = (raw or "").replace("\\", "/").strip()
@@ -50,8 +101,14 @@ def safe_relative_path(raw: str) -> str:
     if not parts:
         raise ValueError(f"empty path {raw!r}")
     for p in parts:
-        if p == ".." or "\x00" in p or len(p) > 255:
+        if p == ".." or "\x00" in p:
             raise ValueError(f"unsafe path {raw!r}")
+        try:
+            size = len(p.encode())
+        except UnicodeEncodeError:  # a lone surrogate from JSON: no file can have that name
+            raise ValueError(f"name is not valid text {raw!r}") from None
+        if size > NAME_MAX:
+            raise ValueError(f"name longer than {NAME_MAX} bytes {raw[:100]!r}…")
     if len(parts) > 16:
         raise ValueError(f"path too deep {raw!r}")
     return "/".join(parts)
@@ -61,10 +118,12 @@ def create_dataset_from_imagedata(owner, name: str, data, source: str) -> Datase
     """Save `data` (an engine ImageData) as a new Dataset: the row, data.npz and thumbnails.
 
     Either all of it exists afterwards or none of it (the row is rolled back and the folder
-    removed on any error).
+    removed on any error, QuotaError included: the owner's quota is checked once the files
+    are written, against their real size).
     """
     folder = None
     try:
+        used = used_bytes(owner)
         with transaction.atomic():
             summary = data.summary()
             dataset = Dataset.objects.create(
@@ -77,6 +136,7 @@ def create_dataset_from_imagedata(owner, name: str, data, source: str) -> Datase
                 num_train=summary["train"],
                 num_test=summary["test"],
                 rejected=[[str(p), str(r)] for p, r in data.rejected],
+                resized={"count": data.resized, "from": data.resized_from} if data.resized else {},
             )
             folder = dataset_dir(dataset.pk)
             if folder.exists():  # left over from a rolled-back attempt with the same id
@@ -84,6 +144,7 @@ def create_dataset_from_imagedata(owner, name: str, data, source: str) -> Datase
             folder.mkdir(parents=True)
             data.save_npz(folder / "data.npz")
             write_thumbnails(data, folder / "thumbs")
+            check_storage_quota(owner, folder_bytes(folder), used=used)
             dataset.npz_path = f"datasets/{dataset.pk}/data.npz"
             dataset.save(update_fields=["npz_path"])
     except BaseException:

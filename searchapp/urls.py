@@ -1,12 +1,13 @@
 from django.urls import path, re_path
 
-from . import views, views_suite
+from . import views, views_suite, views_tokens
 
 urlpatterns = [
     path("", views.home, name="searchapp-home"),
     path("datasets/", views.dataset_list, name="searchapp-datasets"),
     path("datasets/new/", views.dataset_new, name="searchapp-dataset-new"),
     path("datasets/<int:pk>/", views.dataset_detail, name="searchapp-dataset"),
+    path("datasets/<int:pk>/delete/", views.dataset_delete, name="searchapp-dataset-delete"),
     re_path(
         r"^datasets/(?P<pk>\d+)/thumbs/(?P<name>\d+_\d+)\.png$",
         views.dataset_thumb,
@@ -16,6 +17,7 @@ urlpatterns = [
     path("searches/new/", views.search_new, name="searchapp-search-new"),
     path("searches/<int:pk>/", views.search_detail, name="searchapp-search"),
     path("searches/<int:pk>/cancel/", views.search_cancel, name="searchapp-search-cancel"),
+    path("searches/<int:pk>/delete/", views.search_delete, name="searchapp-search-delete"),
     re_path(
         r"^searches/(?P<pk>\d+)/download/(?P<fmt>pt|onnx)/$",
         views.search_download,
@@ -38,4 +40,11 @@ urlpatterns = [
     path("report/", views_suite.report_page, name="searchapp-report"),
     path("report/csv/", views_suite.report_csv, name="searchapp-report-csv"),
     path("report/json/", views_suite.report_json, name="searchapp-report-json"),
+    # personal API tokens (views_tokens.py)
+    path("settings/tokens/", views_tokens.token_list, name="searchapp-tokens"),
+    path(
+        "settings/tokens/<int:pk>/revoke/",
+        views_tokens.token_revoke,
+        name="searchapp-token-revoke",
+    ),
 ]

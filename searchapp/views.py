@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,8 +12,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import searches
 from .forms import SearchForm, config_from_form
 from .models import Dataset, Search
+from .quotas import LimitExceeded
 from .serializers import best_json, snapshot
 from .storage import dataset_dir, thumbnails
+from .uploads import working_side_choices
 
 
 def get_dataset_for_user(request, pk: int) -> Dataset:
@@ -47,6 +50,8 @@ def dataset_new(request):
         "max_files": settings.UPLOAD_MAX_FILES,
         "max_file_bytes": settings.UPLOAD_MAX_FILE_BYTES,
         "max_request_bytes": settings.UPLOAD_MAX_REQUEST_BYTES,
+        "max_side": settings.DATASET_MAX_SIDE,
+        "sides": working_side_choices(),
     }
     return render(request, "searchapp/dataset_new.html", {"limits": limits})
 
@@ -61,6 +66,24 @@ def dataset_detail(request, pk: int):
         "searches": dataset.searches.filter(owner=request.user)[:20],
     }
     return render(request, "searchapp/dataset_detail.html", ctx)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_delete(request, pk: int):
+    """GET: what deleting the dataset takes with it; POST: delete it."""
+    dataset = get_dataset_for_user(request, pk)
+    if request.method == "POST":
+        searches.delete_dataset(dataset)
+        messages.success(request, f"Dataset “{dataset.name}” and its searches are deleted.")
+        return redirect("searchapp-datasets")
+    rows = dataset.searches.all()
+    ctx = {
+        "dataset": dataset,
+        "searches": rows.count(),
+        "active": rows.filter(status__in=Search.ACTIVE).count(),
+    }
+    return render(request, "searchapp/confirm_delete.html", ctx)
 
 
 @login_required
@@ -91,8 +114,10 @@ def search_new(request):
     if request.method == "POST":
         form = SearchForm(request.POST, user=request.user)
         if form.is_valid():
-            search = create_search(request.user, form)
-            return redirect(search)
+            try:
+                return redirect(create_search(request.user, form))
+            except LimitExceeded as exc:
+                form.add_error(None, str(exc))
         status = 400
     else:
         initial = {}
@@ -138,6 +163,18 @@ def search_cancel(request, pk: int):
     search = searches.owned_search(request.user, pk)
     searches.cancel_search(search)
     return redirect(search)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def search_delete(request, pk: int):
+    """GET: what deleting the search means; POST: delete it (a running one is stopped)."""
+    search = searches.owned_search(request.user, pk)
+    if request.method == "POST":
+        searches.delete_search(search)
+        messages.success(request, f"Search {pk} is deleted.")
+        return redirect("searchapp-searches")
+    return render(request, "searchapp/confirm_delete.html", {"search": search})
 
 
 @login_required

@@ -163,6 +163,7 @@ def _search(args) -> int:
         f"dataset: {s['source']}  classes {s['num_classes']} ({', '.join(s['classes'][:6])}"
         f"{', ...' if s['num_classes'] > 6 else ''})  train {s['train']}  test {s['test']}  "
         f"{s['image_size']}x{s['image_size']}px"
+        + (f"  resized {s['resized']} (most were {s['resized_from']})" if s["resized"] else "")
     )
     print(
         f"recipe: {config.recipe}  epochs: {config.epochs or 'recipe default'}  device: {config.device}"

@@ -7,11 +7,13 @@ Folders and zips are walked by filetree.py, under the size limits of limits.py.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +23,10 @@ from PIL import Image, UnidentifiedImageError
 from .errors import DataError
 from .files import atomic_path, human_bytes
 from .filetree import FileTree, folder_tree, zip_tree
-from .limits import Limits
+from .limits import MIN_SIDE, Limits
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-MAX_SIDE = 512  # images are packed at their common size; larger ones are refused
-MIN_SIDE = 8
+HEAD_BYTES = 64 * 2**10  # holds the header of nearly every image file
 
 
 @dataclass
@@ -39,6 +40,10 @@ class ImageData:
     classes: list[str]
     rejected: list[tuple[str, str]] = field(default_factory=list)
     source: str = ""
+    resized: int = 0
+    """Images not stored at their own size: cropped to a square and/or scaled."""
+    resized_from: str = ""
+    """The most common original size among those, e.g. "512x512"."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -89,12 +94,17 @@ class ImageData:
             "counts": self.counts(),
             "source": self.source,
             "rejected": len(self.rejected),
+            "resized": self.resized,
+            "resized_from": self.resized_from,
         }
 
     def save_npz(self, path: str | os.PathLike) -> None:
-        """Write the packed arrays (atomically: a temp file renamed into place)."""
+        """Write the packed arrays, deflated (atomically: a temp file renamed into place).
+
+        Flat or repeated images shrink hundreds of times; photos by a fifth or so. load_npz
+        reads compressed and uncompressed files alike."""
         with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file: savez adds no suffix
-            np.savez(
+            np.savez_compressed(
                 f,
                 x_train=self.x_train,
                 y_train=self.y_train,
@@ -145,13 +155,14 @@ def _to_nhwc3(x: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- images
 
 
-def decode_image(
-    raw: bytes, name: str, size: int | None = None, limits: Limits = Limits()
-) -> np.ndarray:
-    """Decode and check one image file; return (H, W, 3) uint8. Raises DataError with a reason."""
-    if len(raw) == 0:
+@contextlib.contextmanager
+def _open_image(raw: bytes, name: str, limits: Limits, whole: bool = True) -> Iterator[Image.Image]:
+    """The image in ``raw``, its header read and checked against ``limits``; any failure
+    inside the block becomes a DataError with a reason. ``whole``: ``raw`` is all of the file
+    (not just its first bytes), so its length is checked too."""
+    if whole and len(raw) == 0:
         raise DataError(f"{name}: empty file")
-    if len(raw) > limits.max_image_bytes:
+    if whole and len(raw) > limits.max_image_bytes:
         raise DataError(f"{name}: file larger than {human_bytes(limits.max_image_bytes)}")
     try:
         with Image.open(io.BytesIO(raw)) as im:
@@ -160,13 +171,9 @@ def decode_image(
                 raise DataError(
                     f"{name}: {w}x{h} pixels is more than allowed ({limits.max_image_pixels})"
                 )
-            if max(w, h) > MAX_SIDE or min(w, h) < MIN_SIDE:
-                raise DataError(f"{name}: size {w}x{h} outside {MIN_SIDE}..{MAX_SIDE} px")
-            im.load()
-            im = _to_rgb(im)
-            if size is not None and im.size != (size, size):
-                im = _center_square(im).resize((size, size), Image.BILINEAR)
-            return np.asarray(im, dtype=np.uint8).copy()
+            if min(w, h) < MIN_SIDE:
+                raise DataError(f"{name}: size {w}x{h} is under {MIN_SIDE} px")
+            yield im
     except DataError:
         raise
     except Image.DecompressionBombError as exc:
@@ -175,6 +182,41 @@ def decode_image(
         raise DataError(f"{name}: not an image") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{name}: unreadable image ({exc})") from exc
+
+
+def decode_image(
+    raw: bytes, name: str, size: int | None = None, limits: Limits = Limits()
+) -> np.ndarray:
+    """Decode and check one image file; return (H, W, 3) uint8, or (size, size, 3) when a
+    size is given (centre square, scaled). Raises DataError with a reason."""
+    with _open_image(raw, name, limits) as im:
+        if size is not None and im.format == "JPEG":
+            im.draft(None, (size, size))  # decode a large JPEG at 1/2, 1/4 or 1/8 scale
+        im.load()
+        im = _to_rgb(im)
+        if size is not None and im.size != (size, size):
+            im = _center_square(im).resize((size, size), Image.BILINEAR)
+        return np.array(im, dtype=np.uint8)  # writable (asarray's would be read-only)
+
+
+def probe_image(files: FileTree, name: str, limits: Limits = Limits()) -> tuple[int, int]:
+    """(width, height) of an image in ``files``, from its header, after the size checks.
+
+    Reads the first HEAD_BYTES, which hold the header of nearly every image; the whole file
+    only when they do not. Nothing is decoded. Raises DataError with a reason."""
+    head = files.read(name, HEAD_BYTES)
+    if len(head) > HEAD_BYTES:  # more to the file than we read
+        if files.size(name) > limits.max_image_bytes:
+            raise DataError(f"{name}: file larger than {human_bytes(limits.max_image_bytes)}")
+        try:
+            with _open_image(head, name, limits, whole=False) as im:
+                return im.size
+        except DataError as exc:
+            if exc.__cause__ is None:  # a limit, not a header past the first bytes
+                raise
+        head = files.read(name, limits.max_image_bytes)
+    with _open_image(head, name, limits) as im:
+        return im.size
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -217,6 +259,17 @@ def _strip_common_root(names: list[str]) -> tuple[list[str], str]:
     return names, prefix
 
 
+@dataclass
+class _Image:
+    """One image file found in the tree, its header read: where its pixels will go."""
+
+    name: str
+    label: int
+    test: bool  # from a test/ folder
+    width: int
+    height: int
+
+
 def read_image_tree(
     files: FileTree,
     *,
@@ -230,11 +283,21 @@ def read_image_tree(
     """Read ``train/<class>/*`` (+ optional ``test/<class>/*``) or ``<class>/*`` into ImageData.
 
     Bad files are collected in ``rejected`` with a reason, or raise at once when ``strict``.
-    Images are packed at ``image_size``, or at the most common size found.
+    Images are packed at ``image_size``, or at the most common size found capped at
+    ``limits.max_side``. Headers are read first, so that the pixel budget is checked and the
+    arrays allocated once before anything is decoded; then each image is decoded straight
+    into its row.
     """
+    label = source or "dataset"
     rel, prefix = _strip_common_root(list(files.names))
     entries: dict[str, list[tuple[str, str]]] = {"train": [], "test": []}
     rejected: list[tuple[str, str]] = []
+
+    def reject(full: str, exc: DataError) -> None:
+        if strict:
+            raise exc
+        rejected.append((full, str(exc).removeprefix(f"{full}: ")))
+
     has_split = any(n.split("/", 1)[0] in ("train", "test") and n.count("/") >= 2 for n in rel)
     for n, full in zip(rel, (prefix + r for r in rel), strict=True):
         parts = n.split("/")
@@ -247,72 +310,106 @@ def read_image_tree(
                 continue
             split, cls = "train", parts[0]
         if not n.lower().endswith(IMAGE_EXTENSIONS):
-            reason = f"{full}: not an image file extension"
-            if strict:
-                raise DataError(reason)
-            rejected.append((full, "not an image file extension"))
+            reject(full, DataError(f"{full}: not an image file extension"))
             continue
         entries[split].append((cls, full))
     classes = sorted({c for c, _ in entries["train"]})
     empty = _empty_class_dirs(files.dirs, prefix, has_split, set(classes))
     if empty and classes:
-        raise DataError(f"{source or 'dataset'}: class {empty[0]!r} has no images")
+        raise DataError(f"{label}: class {empty[0]!r} has no images")
     if not classes:
         raise DataError(
-            f"{source or 'dataset'}: no images found; expected train/<class>/<image> or <class>/<image>"
+            f"{label}: no images found; expected train/<class>/<image> or <class>/<image>"
         )
     if len(classes) < 2:
-        raise DataError(
-            f"{source or 'dataset'}: only one class ({classes[0]!r}); need at least two"
-        )
+        raise DataError(f"{label}: only one class ({classes[0]!r}); need at least two")
     extra = sorted({c for c, _ in entries["test"]} - set(classes))
     if extra:
-        raise DataError(f"{source or 'dataset'}: test class {extra[0]!r} has no train folder")
+        raise DataError(f"{label}: test class {extra[0]!r} has no train folder")
 
-    decoded: dict[str, list[tuple[int, np.ndarray]]] = {"train": [], "test": []}
+    # Headers first: the size to pack at, the pixel budget, each image's row.
     index = {c: i for i, c in enumerate(classes)}
-    sizes: Counter = Counter()
-    raw_images: dict[str, list[tuple[int, str, np.ndarray]]] = {"train": [], "test": []}
+    images: list[_Image] = []
     for split in ("train", "test"):
         for cls, full in entries[split]:
             try:
-                raw = files.read(full, limits.max_image_bytes)
-                arr = decode_image(raw, full, image_size, limits)
+                w, h = probe_image(files, full, limits)
             except DataError as exc:
-                if strict:
-                    raise
-                rejected.append((full, str(exc).split(": ", 1)[-1]))
+                reject(full, exc)
                 continue
-            sizes[arr.shape[:2]] += 1
-            raw_images[split].append((index[cls], full, arr))
-    if not sizes:
-        raise DataError(f"{source or 'dataset'}: none of the images could be read")
-    target = image_size or _common_square(sizes)
-    for split in ("train", "test"):
-        for label, full, arr in raw_images[split]:
-            if arr.shape[:2] != (target, target):
-                arr = np.asarray(
-                    _center_square(Image.fromarray(arr)).resize((target, target), Image.BILINEAR)
-                )
-            decoded[split].append((label, arr))
-
-    def pack(items):
-        if not items:
-            return np.zeros((0, target, target, 3), np.uint8), np.zeros((0,), np.int64)
-        return (
-            np.stack([a for _, a in items]).astype(np.uint8),
-            np.array([label for label, _ in items], dtype=np.int64),
+            images.append(_Image(full, index[cls], split == "test", w, h))
+    if not images:
+        raise DataError(f"{label}: none of the images could be read")
+    side = image_size or min(
+        _common_square(Counter((im.height, im.width) for im in images)), limits.max_side
+    )
+    pixels = len(images) * side * side
+    if pixels > limits.max_pixels:
+        raise DataError(
+            f"{label}: this dataset would decode to {_mega(pixels)} pixels ({len(images):,} "
+            f"images of {side}x{side}), over the {_mega(limits.max_pixels)} pixel budget; use a "
+            "smaller working resolution or fewer images"
         )
+    y = np.array([im.label for im in images], np.int64)
+    test = np.array([im.test for im in images], bool)
+    order, n_train = _arrange(y, test, classes, label, test_fraction, seed)
+    row = np.empty(len(images), np.int64)
+    row[order] = np.arange(len(images))
 
-    x_train, y_train = pack(decoded["train"])
-    x_test, y_test = pack(decoded["test"])
-    counts = np.bincount(y_train, minlength=len(classes))
+    # Then the pixels, one image at a time, into the one array (N, side, side, 3).
+    x = np.empty((len(images), side, side, 3), np.uint8)
+    decoded = np.ones(len(images), bool)
+    resized: Counter = Counter()
+    for i, im in enumerate(images):
+        try:
+            raw = files.read(im.name, limits.max_image_bytes)
+            x[row[i]] = decode_image(raw, im.name, side, limits)
+        except DataError as exc:  # a header that read well over data that does not
+            reject(im.name, exc)
+            decoded[i] = False
+            continue
+        if (im.width, im.height) != (side, side):
+            resized[f"{im.width}x{im.height}"] += 1
+    if not decoded.all():  # rare: arrange the survivors again (one copy of the array)
+        keep = np.flatnonzero(decoded)
+        order, n_train = _arrange(y[keep], test[keep], classes, label, test_fraction, seed)
+        order = keep[order]
+        x = x[row[order]]
+    y = y[order]
+    return ImageData(
+        x[:n_train],
+        y[:n_train],
+        x[n_train:],
+        y[n_train:],
+        classes,
+        rejected,
+        source,
+        resized=sum(resized.values()),
+        resized_from=resized.most_common(1)[0][0] if resized else "",
+    )
+
+
+def _arrange(
+    y: np.ndarray, test: np.ndarray, classes: list[str], label: str, test_fraction: float, seed: int
+) -> tuple[np.ndarray, int]:
+    """The images' order when packed (train rows, then test rows) and the number of train rows.
+
+    Images from test/ folders are the test split; without any, a seeded split is made.
+    """
+    counts = np.bincount(y[~test], minlength=len(classes))
     for c, n in zip(classes, counts, strict=True):
         if n == 0:
-            raise DataError(f"{source or 'dataset'}: class {c!r} has no readable images")
-    if len(y_test) == 0:
-        x_train, y_train, x_test, y_test = stratified_split(x_train, y_train, test_fraction, seed)
-    return ImageData(x_train, y_train, x_test, y_test, classes, rejected, source)
+            raise DataError(f"{label}: class {c!r} has no readable images")
+    if test.any():
+        train, held = np.flatnonzero(~test), np.flatnonzero(test)
+    else:
+        train, held = split_indices(y, test_fraction, seed)
+    return np.concatenate([train, held]), len(train)
+
+
+def _mega(n: int) -> str:
+    """524288000 -> '524.3 M'."""
+    return f"{n / 1e6:.4g} M"
 
 
 def _empty_class_dirs(dirs: list[str], prefix: str, has_split: bool, found: set[str]) -> list[str]:
@@ -336,6 +433,12 @@ def _common_square(sizes: Counter) -> int:
 
 def stratified_split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):
     """Seeded per-class split; each class keeps at least one image on each side."""
+    tr, te = split_indices(y, test_fraction, seed)
+    return x[tr], y[tr], x[te], y[te]
+
+
+def split_indices(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted train and test indices of a seeded per-class split (see stratified_split)."""
     if not 0 < test_fraction < 1:
         raise DataError(f"test_fraction must be in (0, 1), got {test_fraction}")
     rng = np.random.default_rng(seed)
@@ -350,8 +453,7 @@ def stratified_split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: i
         n_test = min(max(1, round(len(idx) * test_fraction)), len(idx) - 1)
         test_idx.append(idx[:n_test])
         train_idx.append(idx[n_test:])
-    tr, te = np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(test_idx))
-    return x[tr], y[tr], x[te], y[te]
+    return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(test_idx))
 
 
 def load_dataset(

@@ -25,7 +25,8 @@ def unsafe_name(name: str) -> bool:
 
 
 class FileTree:
-    """Sorted file ``names`` and folder ``dirs`` of a folder or zip; ``read`` gives bytes.
+    """Sorted file ``names`` and folder ``dirs`` of a folder or zip; ``read`` gives bytes,
+    ``size`` the size on disk or declared in the zip (``read`` is what bounds it).
 
     Reads of a zip entry that lies about its size or checksum raise what zipfile raises
     (BadZipFile, zlib.error, EOFError): callers refuse such an archive as a whole.
@@ -37,11 +38,12 @@ class FileTree:
         names: list[str],
         dirs: list[str],
         reader: Callable[[str, int], bytes],
+        sizer: Callable[[str], int],
         close: Callable[[], None] = lambda: None,
     ):
         self.source, self.names, self.dirs = source, names, dirs
         self._known = set(names)
-        self._reader, self.close = reader, close
+        self._reader, self._sizer, self.close = reader, sizer, close
 
     def __contains__(self, name: str) -> bool:
         return name in self._known
@@ -57,6 +59,11 @@ class FileTree:
         if name not in self._known:
             raise DataError(f"{self.source}: no {name} inside")
         return self._reader(name, limit)
+
+    def size(self, name: str) -> int:
+        if name not in self._known:
+            raise DataError(f"{self.source}: no {name} inside")
+        return self._sizer(name)
 
 
 def folder_tree(root: Path) -> FileTree:
@@ -74,7 +81,7 @@ def folder_tree(root: Path) -> FileTree:
         with open(root / name, "rb") as f:
             return f.read(limit + 1)
 
-    return FileTree(str(root), names, dirs, read)
+    return FileTree(str(root), names, dirs, read, lambda name: (root / name).stat().st_size)
 
 
 def zip_tree(path: Path, limits: Limits = Limits()) -> FileTree:
@@ -94,7 +101,9 @@ def zip_tree(path: Path, limits: Limits = Limits()) -> FileTree:
         with zf.open(by_name[name]) as f:
             return f.read(limit + 1)
 
-    return FileTree(str(path), sorted(by_name), dirs, read, zf.close)
+    return FileTree(
+        str(path), sorted(by_name), dirs, read, lambda name: by_name[name].file_size, zf.close
+    )
 
 
 def _check_directory(

@@ -1,4 +1,4 @@
-"""Size limits on untrusted input (zips and images), checked before anything is decoded.
+"""Size limits on untrusted input (zips, images, whole datasets), checked before decoding.
 
 One set of rules for the engine's loader and the web's uploads: the web builds a ``Limits``
 from its settings and passes it in, so an upload the web accepts is one the engine reads.
@@ -7,6 +7,11 @@ from its settings and passes it in, so an upload the web accepts is one the engi
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+MAX_WORKING_SIDE = 512
+"""The engine's hard limit on the side of a stored image, whatever a caller asks for."""
+MIN_SIDE = 8
+"""Images smaller than this (either side) are refused; so is a smaller working resolution."""
 
 
 @dataclass(frozen=True)
@@ -26,8 +31,18 @@ class Limits:
     """Bytes of one image file."""
     max_image_pixels: int = 4096 * 4096
     """Pixels of one image, read from its header before it is decoded (decompression bombs)."""
+    max_side: int = MAX_WORKING_SIDE
+    """Working resolution: images are stored as squares of at most this side; larger ones
+    are scaled down (the web's default is 64 px, Tiny-ImageNet's)."""
+    max_pixels: int = 2**30
+    """Pixels one dataset may hold once packed (images x side x side, 3 bytes each), counted
+    from the image headers before anything is decoded. About 3.2 GB of uint8 by default."""
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"limit {name} must be a positive integer, got {value!r}")
+        if not MIN_SIDE <= self.max_side <= MAX_WORKING_SIDE:
+            raise ValueError(
+                f"working resolution must be {MIN_SIDE} to {MAX_WORKING_SIDE} px, got {self.max_side}"
+            )

@@ -30,13 +30,15 @@ def run_baselines_job(search_id: int) -> dict:
     """
     from searchapp.nas.data import load_npz
 
-    search = Search.objects.select_related("dataset", "best").get(pk=search_id)
+    search = Search.objects.select_related("dataset", "best").filter(pk=search_id).first()
+    if search is None:  # deleted; its runs went with it
+        return {"status": "deleted"}
     data = None
     out = {}
     first_error: Exception | None = None
     for run in search.baselines.filter(status=BaselineRun.Status.QUEUED).order_by("id"):
-        run.refresh_from_db()
-        if run.status != BaselineRun.Status.QUEUED:  # cancelled meanwhile
+        queued = BaselineRun.objects.filter(pk=run.pk, status=BaselineRun.Status.QUEUED)
+        if not queued.exists():  # cancelled or deleted meanwhile
             continue
         try:
             if data is None:

@@ -44,13 +44,18 @@ def publish(search_id: int, message: dict) -> None:
     send(group_name(search_id), message)
 
 
-def record(search_id: int, event_type: str, apply: Callable[[Search], dict]) -> dict:
+def record(search_id: int, event_type: str, apply: Callable[[Search], dict]) -> dict | None:
     """Run `apply(search)` (it saves what it changes) and bump seq in one transaction, then send.
 
     `apply` returns the event's payload; the sent message is {"type", "seq", **payload, "ts"}.
+    None, and nothing applied or sent, when the search has been deleted (its job ends quietly).
     """
     with transaction.atomic():
-        search = Search.objects.select_for_update().select_related("dataset").get(pk=search_id)
+        rows = Search.objects.select_for_update().select_related("dataset")
+        search = rows.filter(pk=search_id).first()
+        if search is None:
+            log.info("search %s is deleted; %s not recorded", search_id, event_type)
+            return None
         payload = apply(search)
         search.seq += 1
         search.save(update_fields=["seq"])

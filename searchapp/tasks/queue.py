@@ -117,11 +117,11 @@ def mark_ended(rows: models.QuerySet, status: str, error: str = "", **fields) ->
 
 
 class CancelFlag:
-    """should_stop(): true once the row's cancel_requested is set (read from the DB, throttled),
-    or once `lost()` says another job has taken the work over."""
+    """should_stop(): true once the row's cancel_requested is set or the row is deleted (read
+    from the DB, throttled), or once `lost()` says another job has taken the work over."""
 
     def __init__(self, model: type[models.Model], pk: int, lost: Callable[[], bool] | None = None):
-        self.rows = model.objects.filter(pk=pk, cancel_requested=True)
+        self.rows = model.objects.filter(pk=pk, cancel_requested=False)
         self.lost = lost
         self.checked = 0.0
         self.value = False
@@ -132,7 +132,7 @@ class CancelFlag:
         now = time.monotonic()
         if not self.value and now - self.checked >= CANCEL_POLL_SECONDS:
             self.checked = now
-            self.value = self.rows.exists()
+            self.value = not self.rows.exists()
         return self.value
 
 

@@ -6,6 +6,11 @@ the lease). Anything else is an orphan: its worker or work-horse died, or Redis 
 Orphans get a new job id in one conditional UPDATE (so two reconcilers cannot both win) and
 are enqueued; the engine replays the candidates already in the database.
 
+A search still waiting for its turn (queued, no job id yet) is no orphan: each pass ends by
+admitting waiting searches (searches.admit_waiting), which catches an admission that a crash or
+a Redis outage made someone miss. A pass also removes the files of deleted searches that no
+job runs any more (a job normally removes them itself when it sees its row gone).
+
 Bounds: a killed work-horse is noticed by its worker at once (tasks.worker drops its lease);
 a worker killed outright loses its lease after SEARCH_LEASE_SECONDS; an idle worker reconciles
 every RECONCILE_SECONDS. So a search is running again within about
@@ -16,13 +21,15 @@ as a worker is free.
 from __future__ import annotations
 
 import logging
+import shutil
 from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from ..models import Search
-from ..searches import name_new_job
+from ..searches import admit_waiting, name_new_job
+from ..storage import media_path
 from . import broadcast, queue
 from .lease import holder
 from .queue import SEARCH
@@ -64,18 +71,34 @@ def redis_uptime(connection) -> float:
 
 
 def reconcile(connection=None) -> list[int]:
-    """Queue again every active search that no live job runs; returns their ids."""
+    """Queue again every active search that no live job runs; returns their ids. Then admit
+    waiting searches and remove deleted searches' files."""
     if connection is None:
         connection = queue.connection()
     if redis_uptime(connection) < settings.SEARCH_LEASE_SECONDS:
         return []  # Redis just (re)started: running jobs have not renewed their leases yet
     requeued = []
-    for search in Search.objects.filter(status__in=Search.ACTIVE).order_by("pk"):
+    admitted = Search.objects.filter(status__in=Search.ACTIVE).exclude(rq_job_id="")
+    for search in admitted.order_by("pk"):
         if job_is_alive(connection, search):
             continue
         if requeue(search):
             requeued.append(search.pk)
+    admit_waiting()
+    remove_deleted_files(connection)
     return requeued
+
+
+def remove_deleted_files(connection) -> list[int]:
+    """Remove searches/<id>/ of every deleted search that no job holds; returns those ids."""
+    root = media_path("searches")
+    ids = [int(p.name) for p in root.iterdir() if p.name.isdigit()] if root.is_dir() else []
+    known = set(Search.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    gone = [pk for pk in ids if pk not in known and not holder(connection, pk)]
+    for pk in gone:
+        log.info("removing the files of deleted search %s", pk)
+        shutil.rmtree(root / str(pk), ignore_errors=True)
+    return gone
 
 
 def requeue(search: Search) -> bool:

@@ -29,12 +29,16 @@ def run_search_job(search_id: int) -> dict:
     Only the job named in `search.rq_job_id` may run the search, and only while it holds the
     search's lease, so a search queued twice (or re-queued by the reconciler while an old job
     still lives) runs once. The others return {"status": "skipped"} without touching it.
+    A search deleted while its job runs stops within an epoch; the job removes what it wrote
+    and returns {"status": "deleted"}, never an error.
     """
     from rq import get_current_job
 
     job = get_current_job()
     job_id = job.id if job is not None else None  # None: called directly (tests, commands)
-    search = Search.objects.select_related("dataset").get(pk=search_id)
+    search = Search.objects.select_related("dataset").filter(pk=search_id).first()
+    if search is None:
+        return _deleted(search_id)
     if job_id is not None and search.rq_job_id and search.rq_job_id != job_id:
         log.info("search %s: job %s superseded by %s", search_id, job_id, search.rq_job_id)
         return {"status": "skipped", "reason": f"superseded by job {search.rq_job_id}"}
@@ -51,6 +55,9 @@ def run_search_job(search_id: int) -> dict:
     except Exception as exc:
         if lease.lost:
             return {"status": "skipped", "reason": "another job took the search over"}
+        if not Search.objects.filter(pk=search_id).exists():
+            log.info("search %s was deleted while running (%s)", search_id, exc)
+            return _deleted(search_id)
         log.exception("search %s failed", search_id)
         search.candidates.filter(status=Candidate.RUNNING).delete()  # never finished
         fail_search(search_id, queue.SEARCH.failure_reason(exc))
@@ -89,6 +96,8 @@ def _run(search: Search, lease: Lease) -> dict:
     )
     if lease.lost:  # another job runs the search now; leave everything to it
         return {"status": "skipped", "reason": "another job took the search over"}
+    if not Search.objects.filter(pk=search.pk).exists():  # deleted: its cancel flag stopped us
+        return _deleted(search.pk)
     # A candidate interrupted by Cancel never finished; it is not part of the result.
     search.candidates.filter(status=Candidate.RUNNING).delete()
     outputs = {}
@@ -100,6 +109,12 @@ def _run(search: Search, lease: Lease) -> dict:
     best_index = result.best["index"] if result.best else None
     finish_search(search.pk, status, outputs=outputs, best_index=best_index)
     return {"status": status, "best": best_index, "candidates": len(result.candidates)}
+
+
+def _deleted(search_id: int) -> dict:
+    """The search's row is gone: remove what its job wrote, and end without an error."""
+    shutil.rmtree(search_dir(search_id), ignore_errors=True)
+    return {"status": "deleted"}
 
 
 def _relative_outputs(paths) -> dict:

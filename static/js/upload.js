@@ -1,6 +1,8 @@
 // Dataset upload: a folder goes up in batches (Django refuses >100 files per request by
 // default and drops folder names), each file with its webkitRelativePath; a zip goes up whole.
-// The server validates and packs the images; then we open the dataset page.
+// The server validates and packs the images at the chosen working resolution; then we open the
+// dataset page, or, when files were rejected, list them here with a link to it. Both upload
+// paths answer {dataset, url, rejected}.
 const form = document.getElementById("upload-form");
 const folderInput = document.getElementById("folder-input");
 const zipInput = document.getElementById("zip-input");
@@ -9,6 +11,9 @@ const progress = document.getElementById("upload-progress");
 const statusEl = document.getElementById("upload-status");
 const rejectedList = document.getElementById("upload-rejected");
 const nameInput = document.getElementById("id_name");
+const sideInput = document.getElementById("id_max_side");
+const done = document.getElementById("upload-done");
+const openLink = document.getElementById("upload-open");
 const BATCH = Number(form.dataset.batchFiles) || 200;
 const MAX_BATCH_BYTES = Math.max(1, Math.floor((Number(form.dataset.maxRequestBytes) || 2 ** 28) * 0.9));
 const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -94,17 +99,20 @@ async function uploadFolder(fileList) {
     sent += batchBytes;
     refused = refused.concat(res.refused || []);
     progress.value = Math.min(95, (95 * sent) / Math.max(1, total));
-    say("Uploaded " + res.files + " of " + files.length + " files…");
+    say("Uploaded " + res.files + " of " + files.length + " files" +
+      (refused.length ? " (" + refused.length + " refused)" : "") + "…");
   }
   say("Checking and packing " + files.length + " images…");
   const fin = new FormData();
   fin.append("name", name);
-  return post(base + "finish/", fin);
+  fin.append("max_side", sideInput.value);
+  return post(base + "finish/", fin); // its rejected list includes the batches' refusals
 }
 
 async function uploadZip(file) {
   const fd = new FormData();
   fd.append("name", datasetName(file.name.replace(/\.zip$/i, "")));
+  fd.append("max_side", sideInput.value);
   fd.append("file", file, file.name);
   say("Uploading " + file.name + "…");
   return post(form.dataset.zipUrl, fd, (loaded, total) => {
@@ -123,14 +131,27 @@ button.addEventListener("click", async () => {
   button.disabled = true;
   progress.value = 0;
   rejectedList.replaceChildren();
+  done.hidden = true;
   try {
     const result = folder && folder.length ? await uploadFolder(folder) : await uploadZip(zip[0]);
     progress.value = 100;
+    const d = result.dataset;
     const rejected = result.rejected || [];
-    showRejected(rejected);
-    say("Done: " + (result.dataset.num_train + result.dataset.num_test) + " images, " +
-      rejected.length + " rejected. Opening the dataset…");
-    window.location.assign(result.url);
+    const resized = d.resized && d.resized.count
+      ? ", " + d.resized.count + " resized to " + d.image_size + "×" + d.image_size + " px" +
+        (d.resized.from ? " (most were " + d.resized.from + ")" : "")
+      : "";
+    const summary = "Done: " + (d.num_train + d.num_test) + " images" + resized + ", " +
+      rejected.length + " rejected";
+    if (rejected.length) {
+      showRejected(rejected);
+      openLink.href = result.url;
+      done.hidden = false;
+      say(summary + " (listed below).");
+    } else {
+      say(summary + ". Opening the dataset…");
+      window.location.assign(result.url);
+    }
   } catch (err) {
     say("Upload failed: " + err.message);
     button.disabled = false;

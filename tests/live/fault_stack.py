@@ -60,6 +60,7 @@ class FaultStack:
             "DATABASE_URL": f"sqlite:///{self.db_path}",
             "MEDIA_ROOT": str(self.root / "media"),
             "REDIS_URL": redis_url,
+            "RUN_DIR": str(self.root / "run"),  # never a running `make run`'s var/run/redis.url
             "SEARCH_LEASE_SECONDS": str(lease),
             "RECONCILE_SECONDS": str(reconcile),
             "PYTHONUNBUFFERED": "1",

@@ -1,8 +1,8 @@
-"""The real stack in subprocesses, for browser checks: Redis, daphne, one RQ worker, and a SQLite
-file of its own, plus the Chromium helpers that drive it.
+"""The real stack in subprocesses, for browser checks: Redis, the web server (Uvicorn), one RQ
+worker, and a SQLite file of its own, plus the Chromium helpers that drive it.
 
-Used by tests/live/test_browser.py and bench/upload_browser.py. Nothing here touches the ORM in this
-process, so pytest-django's test database is never involved.
+Used by tests/live/test_browser.py, test_request_limits.py and bench/. Nothing here touches the ORM
+in this process, so pytest-django's test database is never involved.
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def live_stack(root: Path) -> Iterator[Stack]:
-    """Start everything with its files under `root` (db.sqlite3, media/, log/, redis/)."""
+def live_stack(root: Path, worker: bool = True, **env: str) -> Iterator[Stack]:
+    """Start everything with its files under `root` (db.sqlite3, media/, log/, redis/).
+
+    `env` adds settings for the children (e.g. REQUEST_MAX_BYTES="65536").
+    """
     root.mkdir(parents=True, exist_ok=True)
     env = {
         "DATABASE_URL": f"sqlite:///{root / 'db.sqlite3'}",
@@ -40,8 +43,11 @@ def live_stack(root: Path) -> Iterator[Stack]:
         "REDIS_URL": "",  # a Redis of its own, never the developer's
         "DEBUG": "1",
         "SERVE_STATIC": "1",
+        **env,
     }
-    stack = Stack(log_dir=root / "log", port=free_port(), env=env, redis_dir=root / "redis")
+    stack = Stack(
+        log_dir=root / "log", port=free_port(), env=env, redis_dir=root / "redis", worker=worker
+    )
     try:
         stack.start()
         yield stack
@@ -56,6 +62,25 @@ def create_user(stack: Stack, username: str, password: str) -> None:
         "from django.contrib.auth import get_user_model; "
         f"get_user_model().objects.create_user({username!r}, password={password!r})",
     )
+
+
+SESSION = """
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+u = get_user_model().objects.get(username=USERNAME)
+store = SessionStore()
+store[SESSION_KEY] = str(u.pk)
+store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+store[HASH_SESSION_KEY] = u.get_session_auth_hash()
+store.create()
+print(store.session_key)
+"""
+
+
+def session_for(stack: Stack, username: str) -> str:
+    """A signed-in session of `username` in the stack's database: the sessionid cookie's value."""
+    out = stack.manage("shell", "-c", SESSION.replace("USERNAME", repr(username)))
+    return out.strip().splitlines()[-1]
 
 
 def launch_chromium(playwright):

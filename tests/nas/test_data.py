@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from searchapp.nas.data import DataError, load_dataset, load_npz, stratified_split
+from searchapp.nas.data import DataError, ImageData, load_dataset, load_npz, stratified_split
 from searchapp.nas.limits import Limits
 from tests.builders import make_data, solid_bmp_zip, write_folder
 
@@ -212,3 +212,97 @@ def _png_bytes() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, "PNG")
     return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- bounded datasets
+
+
+def _solid_folder(root, n_per_class: int, side: int, fmt: str = "PNG"):
+    for c, colour in (("red", (200, 0, 0)), ("blue", (0, 0, 200))):
+        (root / c).mkdir(parents=True)
+        for i in range(n_per_class):
+            Image.new("RGB", (side, side), colour).save(root / c / f"{i}.{fmt.lower()}", fmt)
+    return root
+
+
+def test_images_larger_than_the_working_resolution_are_scaled_down_and_reported(tmp_path):
+    root = _solid_folder(tmp_path / "d", 4, 600)  # over the engine's 512: scaled, not refused
+    Image.new("RGB", (40, 20), (200, 0, 0)).save(root / "red" / "wide.png")
+    got = load_dataset(root, limits=Limits(max_side=32))
+    assert got.image_size == 32 and got.rejected == []
+    assert got.x_train.shape[1:] == (32, 32, 3)
+    assert (got.resized, got.resized_from) == (9, "600x600")
+    assert got.summary()["resized"] == 9
+    assert (got.x_train[got.y_train == got.classes.index("red")] == (200, 0, 0)).all()
+
+
+def test_images_at_or_under_the_working_resolution_keep_their_size(tmp_path):
+    got = load_dataset(_solid_folder(tmp_path / "d", 3, 24), limits=Limits(max_side=32))
+    assert got.image_size == 24 and got.resized == 0 and got.resized_from == ""
+
+
+def test_the_images_are_decoded_into_one_array(tmp_path):
+    got = load_dataset(write_folder(tmp_path / "d", make_data(n_train=5, n_test=2)))
+    assert got.x_train.base is not None and got.x_train.base is got.x_test.base
+
+
+def test_a_dataset_over_the_pixel_budget_is_refused_before_decoding(tmp_path, monkeypatch):
+    import searchapp.nas.data as data
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("an image was decoded")
+
+    monkeypatch.setattr(data, "decode_image", no_decoding)
+    root = _solid_folder(tmp_path / "d", 5, 64)
+    with pytest.raises(DataError) as exc:
+        load_dataset(root, limits=Limits(max_side=64, max_pixels=40_000))
+    assert str(exc.value).endswith(
+        "this dataset would decode to 0.04096 M pixels (10 images of 64x64), over the 0.04 M "
+        "pixel budget; use a smaller working resolution or fewer images"
+    )
+    # the same images at a working resolution of 32 px fit (10 x 32 x 32 = 10,240 pixels)
+    monkeypatch.undo()
+    assert load_dataset(root, limits=Limits(max_side=32, max_pixels=40_000)).image_size == 32
+
+
+@pytest.mark.parametrize("side", [7, 513, 0])
+def test_a_working_resolution_outside_the_engine_limit_is_refused(side):
+    with pytest.raises(ValueError, match="working resolution|positive"):
+        Limits(max_side=side)
+
+
+def test_a_file_whose_header_reads_but_whose_pixels_do_not_is_rejected_and_the_split_redone(
+    tmp_path,
+):
+    data = make_data(n_train=10)
+    clean = write_folder(tmp_path / "clean", data, split=False)
+    dirty = write_folder(tmp_path / "dirty", data, split=False)
+    png = (clean / "cat" / "train_0000.png").read_bytes()
+    (dirty / "cat" / "zz_truncated.png").write_bytes(png[: len(png) // 2])  # sorts last
+    a, b = load_dataset(clean, strict=False, seed=3), load_dataset(dirty, strict=False, seed=3)
+    assert [p for p, _ in b.rejected] == ["cat/zz_truncated.png"]
+    assert b.rejected[0][1].startswith("unreadable image")
+    assert (a.x_train == b.x_train).all() and (a.x_test == b.x_test).all()
+    assert (a.y_train == b.y_train).all() and (a.y_test == b.y_test).all()
+
+
+def test_a_header_beyond_the_first_bytes_is_read_from_the_whole_file(tmp_path):
+    root = _solid_folder(tmp_path / "d", 3, 16)
+    path = root / "red" / "big_header.jpg"
+    Image.new("RGB", (16, 16), (200, 0, 0)).save(path, "JPEG", icc_profile=b"\0" * 200_000)
+    assert path.stat().st_size > 150_000  # the frame header comes after the profile
+    got = load_dataset(root, strict=True, test_fraction=0.4)
+    assert got.counts()["red"]["train"] + got.counts()["red"]["test"] == 4
+
+
+def test_it_writes_compressed_npz_and_still_reads_uncompressed_ones(tmp_path):
+    x = np.full((200, 32, 32, 3), 7, np.uint8)
+    y = np.arange(200) % 2
+    flat = ImageData(x[:150], y[:150], x[150:], y[150:], ["a", "b"])
+    flat.save_npz(tmp_path / "new.npz")
+    assert (tmp_path / "new.npz").stat().st_size < x.nbytes / 50
+    np.savez(tmp_path / "old.npz", x_train=flat.x_train, y_train=flat.y_train,
+             x_test=flat.x_test, y_test=flat.y_test)  # fmt: skip
+    for name in ("new.npz", "old.npz"):
+        back = load_npz(tmp_path / name)
+        assert (back.x_train == flat.x_train).all() and back.x_test.shape == (50, 32, 32, 3)

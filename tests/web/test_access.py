@@ -15,18 +15,19 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
-from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from searchapp.models import SuiteRun
 from searchapp.routing import websocket_urlpatterns
+from searchapp.tokens import create_token
 from searchapp.uploads import start_upload
 from tests.builders import finish_with_weights
+from tests.web.sockets import close_code, session_headers
 
 SECRET = "alice-private-dataset"
 
 # name -> (what the route is about, the status its owner gets). About: an object of the owner
-# ("search", "dataset", "upload"), "mine" (the signed-in user's own pages, lists and actions)
+# ("search", "dataset", "upload", "token"), "mine" (the signed-in user's own pages, lists and actions)
 # or "public" (sign-in pages). The owner's status is the view's own answer to a bare GET (or
 # POST, for a POST-only route) past the access check. Add every new route here.
 ROUTES: dict[str, tuple[str, int | None]] = {
@@ -34,11 +35,13 @@ ROUTES: dict[str, tuple[str, int | None]] = {
     "searchapp-datasets": ("mine", 200),
     "searchapp-dataset-new": ("mine", 200),
     "searchapp-dataset": ("dataset", 200),
+    "searchapp-dataset-delete": ("dataset", 200),  # GET: the confirmation page
     "searchapp-dataset-thumb": ("dataset", 200),
     "searchapp-searches": ("mine", 200),
     "searchapp-search-new": ("mine", 200),
     "searchapp-search": ("search", 200),
     "searchapp-search-cancel": ("search", 302),
+    "searchapp-search-delete": ("search", 200),  # GET: the confirmation page
     "searchapp-download": ("search", 200),
     "searchapp-derive": ("mine", 200),
     "searchapp-suite": ("mine", 200),
@@ -48,6 +51,8 @@ ROUTES: dict[str, tuple[str, int | None]] = {
     "searchapp-report": ("mine", 200),
     "searchapp-report-csv": ("mine", 200),
     "searchapp-report-json": ("mine", 200),
+    "searchapp-tokens": ("mine", 200),
+    "searchapp-token-revoke": ("token", 302),
     "api-datasets": ("mine", 200),
     "api-dataset": ("dataset", 200),
     "api-uploads": ("mine", 201),
@@ -60,7 +65,7 @@ ROUTES: dict[str, tuple[str, int | None]] = {
     "login": ("public", None),
     "logout": ("public", None),
 }
-OBJECTS = ("search", "dataset", "upload")
+OBJECTS = ("search", "dataset", "upload", "token")
 WS_ROUTES = {"ws/searches/<int:search_id>/": "search", "ws/suite/<int:run_id>/": "suite_run"}
 
 
@@ -101,6 +106,7 @@ def objects(alice, dataset, search):
         "search": search,
         "upload": start_upload(alice, "u"),
         "suite_run": SuiteRun.objects.create(owner=alice),
+        "token": create_token(alice, SECRET)[0],
     }
 
 
@@ -216,23 +222,12 @@ async def test_every_socket_refuses_other_users_and_anonymous(alice, bob, object
         for user, code in ((bob, 4404), (AnonymousUser(), 4401)):
             comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
             comm.scope["user"] = user
-            connected, got = await comm.connect()
-            assert (connected, got) == (False, code), (path, user)
+            assert await close_code(comm) == code, (path, user)
         comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
         comm.scope["user"] = alice
         connected, _ = await comm.connect()
         assert connected
         await comm.disconnect()
-
-
-def _headers(user, origin):
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
-    headers = [(b"cookie", cookie.encode())]
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    return headers
 
 
 @pytest.mark.django_db(transaction=True)
@@ -241,12 +236,14 @@ async def test_every_socket_checks_the_origin(alice, objects):
 
     for p in websocket_urlpatterns:
         path = _ws_path(str(p.pattern), objects)
-        for origin in ("http://evil.example", "http://localhost.evil.example", "null"):
-            headers = await database_sync_to_async(_headers)(alice, origin)
+        bad = ("http://evil.example", "http://localhost.evil.example", "null", None)
+        bad += ("http://localhost:8001", "https://localhost:8000")  # another port or scheme
+        for origin in bad:
+            headers = await database_sync_to_async(session_headers)(alice, origin)
             comm = WebsocketCommunicator(application, path, headers=headers)
             connected, _ = await comm.connect()
             assert not connected, origin
-        headers = await database_sync_to_async(_headers)(alice, "http://localhost:8000")
+        headers = await database_sync_to_async(session_headers)(alice, "http://localhost:8000")
         comm = WebsocketCommunicator(application, path, headers=headers)
         connected, _ = await comm.connect()
         assert connected

@@ -4,12 +4,17 @@ import json
 from django.test import Client
 
 from searchapp.models import Candidate, Search
+from searchapp.tokens import create_token
 from tests.builders import TINY_SEARCH, finish_with_weights
 
 
 def _basic(username, password):
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     return {"HTTP_AUTHORIZATION": f"Basic {token}"}
+
+
+def _bearer(user):
+    return {"HTTP_AUTHORIZATION": f"Bearer {create_token(user, 'script')[1]}"}
 
 
 def test_it_lists_my_datasets(alice_client, dataset):
@@ -37,7 +42,8 @@ def test_it_creates_a_search_from_json_with_defaults(
     assert body["status"] == "queued"
     assert body["settings"]["epochs"] == 3
     assert body["settings"]["max_depth"] == 15 and body["settings"]["recipe"] == "fast"
-    assert Search.objects.get().rq_job_id
+    # RQ is unreachable here: the search waits, unadmitted, for a reconciler pass
+    assert Search.objects.get().rq_job_id == ""
 
 
 def test_it_accepts_lists_for_ops_and_kernels(alice_client, dataset):
@@ -98,29 +104,48 @@ def test_it_serves_weights(alice_client, search):
 
 
 def test_it_says_which_methods_are_allowed(alice_client, search):
-    r = alice_client.delete(f"/api/searches/{search.pk}/")
+    r = alice_client.put(f"/api/searches/{search.pk}/")
     assert r.status_code == 405
-    assert r["Allow"] == "GET"
+    assert r["Allow"] == "GET, DELETE"
 
 
-def test_it_accepts_basic_credentials_without_csrf(alice, dataset):
+def test_it_accepts_a_token_without_csrf(alice, dataset):
     client = Client(enforce_csrf_checks=True)
-    r = client.get("/api/datasets/", **_basic("alice", "alice-password"))
+    auth = _bearer(alice)
+    r = client.get("/api/datasets/", **auth)
     assert r.status_code == 200
+    assert [d["name"] for d in r.json()["datasets"]] == ["pets"]
     r = client.post(
         "/api/searches/",
         json.dumps(dict(TINY_SEARCH, dataset=dataset.pk)),
         content_type="application/json",
-        **_basic("alice", "alice-password"),
+        **auth,
     )
     assert r.status_code == 201
+    assert Search.objects.get().owner == alice
 
 
-def test_it_refuses_wrong_basic_credentials(alice):
-    r = Client().get("/api/datasets/", **_basic("alice", "wrong"))
+def test_it_refuses_http_basic_even_with_the_right_password(alice):
+    for header in (_basic("alice", "alice-password"), {"HTTP_AUTHORIZATION": "Basic !!!"}):
+        r = Client().get("/api/datasets/", **header)
+        assert r.status_code == 401
+        assert "Bearer" in r.json()["error"] and "Basic is not accepted" in r.json()["error"]
+        assert r["WWW-Authenticate"].startswith("Bearer ")  # a browser never caches Basic
+
+
+def test_anonymous_calls_get_a_bearer_challenge_never_basic(db):
+    r = Client().post("/api/searches/", "{}", content_type="application/json")
     assert r.status_code == 401
-    r = Client().get("/api/datasets/", HTTP_AUTHORIZATION="Basic !!!")
-    assert r.status_code == 401
+    assert r["WWW-Authenticate"] == 'Bearer realm="mininas"'
+    assert r.json()["error"].startswith("sign in")
+
+
+def test_it_refuses_an_unknown_token(alice):
+    for token in ("mnas_nope", "nope", "", "mnas_" + "x" * 10_000):
+        r = Client().get("/api/datasets/", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert r.status_code == 401, token
+        assert r.json() == {"error": "unknown or revoked token"}
+        assert 'error="invalid_token"' in r["WWW-Authenticate"]
 
 
 def test_it_checks_csrf_for_session_users(alice, dataset):
@@ -133,7 +158,21 @@ def test_it_checks_csrf_for_session_users(alice, dataset):
     assert "CSRF" in r.json()["error"]
 
 
-def test_odd_values_give_400_never_500(alice_client, dataset):
+def test_a_cross_site_form_cannot_act_for_a_signed_in_user(alice, dataset):
+    """Issue 9 item 4: a form on another site, posted by a browser with alice's session (and
+    with Basic credentials that a browser might have cached), creates nothing."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    form = {"dataset": dataset.pk, **{k: v for k, v in TINY_SEARCH.items() if k != "ops"}}
+    for extra in ({}, _basic("alice", "alice-password")):
+        r = client.post("/api/searches/", form, HTTP_ORIGIN="https://evil.example", **extra)
+        assert r.status_code == 403, extra
+        assert "CSRF" in r.json()["error"]
+    assert not Search.objects.exists()
+
+
+def test_odd_values_give_400_never_500(alice_client, dataset, settings):
+    settings.SEARCH_MAX_QUEUED_PER_USER = 1000  # every valid value queues one more
     odd_values = [None, "", "abc", -1, 10**40, 1.5, [], {}, ["x"], True, "NaN", "inf"]
     fields = [
         "dataset",

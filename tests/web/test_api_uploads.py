@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from searchapp.models import Dataset, Upload
+from searchapp.nas.files import human_bytes
 from searchapp.storage import dataset_dir, upload_dir
 from tests.builders import class_image, make_image_folder, make_zip, png_bytes
 
@@ -200,3 +202,113 @@ def test_abandoned_uploads_are_purged(alice_client, settings):
     assert not Upload.objects.filter(pk=old).exists()
     assert not upload_dir(old).exists()
     assert Upload.objects.count() == 1
+
+
+# ----------------------------------------------------------------------------- bounded datasets
+
+
+def _solid_zip(n: int, side: int, extras: dict[str, bytes] | None = None) -> SimpleUploadedFile:
+    """n solid-colour side x side PNGs in 10 classes, as the issue's upload (one PNG per class,
+    repeated: decoding is the same work)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    colours = np.random.default_rng(0).integers(0, 256, (10, 3)).astype(np.uint8)
+    pngs = [png_bytes(np.broadcast_to(c, (side, side, 3)).copy()) for c in colours]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(n):
+            zf.writestr(f"solid/class{i % 10}/{i:05d}.png", pngs[i % 10])
+        for name, raw in (extras or {}).items():
+            zf.writestr(name, raw)
+    return SimpleUploadedFile("solid.zip", buf.getvalue())
+
+
+def test_a_small_upload_of_big_images_is_stored_small_at_the_working_resolution(alice_client):
+    from searchapp.nas.data import load_npz
+    from searchapp.storage import folder_bytes
+
+    n = 400  # the issue's case is 2,000 (bench/dataset_memory.py); 20 MB on disk for those
+    r = alice_client.post("/api/datasets/", {"file": _solid_zip(n, 512), "name": "solid"})
+    assert r.status_code == 201, r.content
+    ds = Dataset.objects.get()
+    assert ds.image_size == 64 and ds.num_train + ds.num_test == n
+    assert ds.resized == {"count": n, "from": "512x512"}
+    assert r.json()["dataset"]["resized"] == ds.resized
+    assert folder_bytes(dataset_dir(ds.pk)) <= 20 * 10**6 * n / 2000
+    data = load_npz(dataset_dir(ds.pk) / "data.npz")
+    assert data.x_train.shape[1:] == (64, 64, 3)
+    page = alice_client.get(ds.get_absolute_url()).content.decode()
+    assert f"{n} images resized to 64×64 px (most were 512x512)" in page
+
+
+def test_an_upload_may_ask_for_a_larger_working_resolution(alice_client, tmp_path):
+    folder = make_image_folder(tmp_path / "pets", per_class=3, size=128)
+    files, paths = _files(folder, tmp_path)
+    upload = _start(alice_client)
+    _send(alice_client, upload, files, paths)
+    r = alice_client.post(f"/api/uploads/{upload}/finish/", {"max_side": "256"})
+    assert r.status_code == 201, r.content
+    assert Dataset.objects.get().image_size == 128 and Dataset.objects.get().resized == {}
+
+
+@pytest.mark.parametrize(
+    "side, message",
+    [("513", "8 to 512 px, got 513"), ("4", "8 to 512 px, got 4"), ("big", "number of pixels")],
+)
+def test_a_working_resolution_out_of_range_is_refused(alice_client, side, message):
+    r = alice_client.post("/api/datasets/", {"file": _solid_zip(4, 16), "max_side": side})
+    assert r.status_code == 400 and message in r.json()["error"]
+    assert Dataset.objects.count() == 0
+
+
+def test_a_dataset_over_the_pixel_budget_is_refused_with_the_numbers(alice_client, settings):
+    settings.DATASET_MAX_PIXELS = 200_000_000
+    r = alice_client.post("/api/datasets/", {"file": _solid_zip(2000, 512), "max_side": 512})
+    assert r.status_code == 400
+    assert r.json()["error"] == (
+        "this dataset would decode to 524.3 M pixels (2,000 images of 512x512), over the "
+        "200 M pixel budget; use a smaller working resolution or fewer images"
+    )
+    assert Dataset.objects.count() == 0
+
+
+def test_uploads_past_the_storage_quota_are_refused_with_the_numbers(
+    alice_client, bob_client, settings, tmp_path
+):
+    from searchapp.storage import used_bytes
+
+    assert alice_client.post("/api/datasets/", {"file": _solid_zip(20, 16)}).status_code == 201
+    one = used_bytes(Dataset.objects.get().owner)
+    settings.USER_STORAGE_QUOTA_BYTES = one * 3 // 2  # room for one such dataset, not two
+    r = alice_client.post("/api/datasets/", {"file": _solid_zip(20, 16)})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert f"this dataset takes {human_bytes(one)} on disk; with the {human_bytes(one)}" in error
+    assert f"over your storage quota of {human_bytes(one * 3 // 2)}" in error
+    r = bob_client.post("/api/datasets/", {"file": _solid_zip(20, 16)})  # his own quota
+    assert r.status_code == 201, r.content
+    settings.USER_STORAGE_QUOTA_BYTES = one  # alice is at it now: refused before reading
+    upload = _start(alice_client)
+    _send(alice_client, upload, *_files(make_image_folder(tmp_path / "p", per_class=3), tmp_path))
+    r = alice_client.post(f"/api/uploads/{upload}/finish/")
+    assert r.status_code == 400 and "already use" in r.json()["error"]
+    assert Dataset.objects.count() == 2 and not upload_dir(upload).exists()
+
+
+def test_zip_and_folder_uploads_answer_with_the_same_keys_and_rejected_files(
+    alice_client, tmp_path
+):
+    extras = {"solid/class0/broken.png": b"not an image", "solid/class1/notes.txt": b"hi"}
+    r = alice_client.post("/api/datasets/", {"file": _solid_zip(20, 16, extras)})
+    assert r.status_code == 201, r.content
+    zipped = r.json()
+    assert sorted(p for p, _ in zipped["rejected"]) == sorted(extras)
+    folder = make_image_folder(tmp_path / "pets", per_class=4, extras={"cat/x.png": b"no"})
+    upload = _start(alice_client)
+    _send(alice_client, upload, *_files(folder, tmp_path))
+    by_folder = alice_client.post(f"/api/uploads/{upload}/finish/").json()
+    assert set(zipped) == set(by_folder) == {"dataset", "url", "rejected"}
+    assert [p for p, _ in by_folder["rejected"]] == ["pets/cat/x.png"]

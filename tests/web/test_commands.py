@@ -21,6 +21,22 @@ def test_import_dataset_reads_a_zip(alice, tmp_path):
     assert Dataset.objects.get().name == "zipped"
 
 
+def test_import_dataset_stores_at_the_working_resolution_asked_for(alice, tmp_path, settings):
+    folder = make_image_folder(tmp_path / "pets", per_class=3, size=96)
+    call_command("import_dataset", str(folder), "--name", "a", "--owner", "alice")
+    call_command(
+        "import_dataset", str(folder), "--name", "b", "--owner", "alice", "--max-side", "128"
+    )
+    assert [d.image_size for d in Dataset.objects.order_by("pk")] == [64, 96]
+    with pytest.raises(CommandError, match="8 to 512 px, got 1024"):
+        call_command(
+            "import_dataset", str(folder), "--name", "c", "--owner", "alice", "--max-side", "1024"
+        )
+    settings.USER_STORAGE_QUOTA_BYTES = 1000
+    with pytest.raises(CommandError, match="storage quota"):
+        call_command("import_dataset", str(folder), "--name", "d", "--owner", "alice")
+
+
 def test_import_dataset_names_a_bad_path(alice, tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         call_command("import_dataset", str(tmp_path / "nope"), "--name", "x", "--owner", "alice")

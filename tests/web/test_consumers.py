@@ -5,23 +5,19 @@ from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from searchapp import baselines as baseline_service
 from searchapp.models import BaselineRun, Candidate, SuiteRun
-from searchapp.routing import websocket_urlpatterns
 from searchapp.tasks import baselines, broadcast, suite
 from tests.web.derive_fixtures import place_cifar
+from tests.web.sockets import close_code, communicator, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _communicator(user, search_id, path="/ws/searches/{}/"):
-    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path.format(search_id))
-    comm.scope["user"] = user
-    return comm
+    return communicator(user, path.format(search_id))
 
 
 @database_sync_to_async
@@ -63,7 +59,8 @@ async def test_it_forwards_events_with_sequence_numbers(alice, search):
     await comm.disconnect()
 
 
-async def test_it_resends_a_snapshot_on_request(alice, search):
+async def test_it_resends_a_snapshot_on_request(alice, search, settings):
+    settings.WS_SNAPSHOT_INTERVAL_MS = 0  # no wait for the rate limit (test_socket_abuse.py)
     comm = _communicator(alice, search.pk)
     await comm.connect()
     await comm.receive_json_from()
@@ -81,34 +78,21 @@ async def test_it_resends_a_snapshot_on_request(alice, search):
 async def test_it_refuses_anonymous_users(search):
     from django.contrib.auth.models import AnonymousUser
 
-    comm = _communicator(AnonymousUser(), search.pk)
-    connected, code = await comm.connect()
-    assert not connected and code == 4401
+    assert await close_code(_communicator(AnonymousUser(), search.pk)) == 4401
 
 
 async def test_it_refuses_another_user(bob, search):
-    comm = _communicator(bob, search.pk)
-    connected, code = await comm.connect()
-    assert not connected and code == 4404
+    assert await close_code(_communicator(bob, search.pk)) == 4404
 
 
 async def test_it_refuses_an_unknown_search(alice, db):
-    comm = _communicator(alice, 999)
-    connected, _ = await comm.connect()
-    assert not connected
-
-
-def _session_headers(user, origin):
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
-    return [(b"cookie", cookie.encode()), (b"origin", origin.encode())]
+    assert await close_code(_communicator(alice, 999)) == 4404
 
 
 async def test_the_full_stack_signs_in_from_the_session_cookie(alice, search):
     from mininas_web.asgi import application
 
-    headers = await database_sync_to_async(_session_headers)(alice, "http://localhost")
+    headers = await database_sync_to_async(session_headers)(alice)
     comm = WebsocketCommunicator(application, f"/ws/searches/{search.pk}/", headers=headers)
     connected, _ = await comm.connect()
     assert connected
@@ -119,7 +103,7 @@ async def test_the_full_stack_signs_in_from_the_session_cookie(alice, search):
 async def test_the_full_stack_checks_the_origin(alice, search):
     from mininas_web.asgi import application
 
-    headers = await database_sync_to_async(_session_headers)(alice, "http://evil.example")
+    headers = await database_sync_to_async(session_headers)(alice, "http://evil.example")
     comm = WebsocketCommunicator(application, f"/ws/searches/{search.pk}/", headers=headers)
     connected, _ = await comm.connect()
     assert not connected
@@ -228,7 +212,5 @@ async def test_the_suite_socket_is_for_its_owner_only(alice, bob):
 
     run = await database_sync_to_async(SuiteRun.objects.create)(owner=alice)
     for user, code in ((bob, 4404), (AnonymousUser(), 4401)):
-        connected, got = await _suite(user, run.pk).connect()
-        assert (connected, got) == (False, code)
-    connected, _ = await _suite(alice, run.pk + 1).connect()
-    assert not connected
+        assert await close_code(_suite(user, run.pk)) == code
+    assert await close_code(_suite(alice, run.pk + 1)) == 4404

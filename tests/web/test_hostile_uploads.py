@@ -272,6 +272,55 @@ def test_odd_file_names_are_kept_or_refused_with_a_reason(alice_client):
     assert Dataset.objects.get().classes == ["chat é", "狗 dog"]
 
 
+@pytest.mark.parametrize(
+    "batches, refused, reason",
+    [
+        ([["cat/" + "猫" * 200 + ".png"]], "cat/" + "猫" * 200 + ".png", "longer than 255 bytes"),
+        ([["cat/9.png", "cat/9.png/1.png"]], "cat/9.png/1.png", "has the name of an uploaded file"),
+        ([["cat/9.png/1.png", "cat/9.png"]], "cat/9.png", "a folder of the same name was uploaded"),
+        ([["cat/9.png"], ["cat/9.png/1.png"]], "cat/9.png/1.png", "has the name of an uploaded"),
+        ([["dog/9/1.png"], ["dog/9"]], "dog/9", "a folder of the same name was uploaded"),
+    ],
+    ids=["600-byte-name", "file-then-folder", "folder-then-file",
+         "file-then-folder-in-two-requests", "folder-then-file-in-two-requests"],
+)  # fmt: skip
+def test_paths_the_file_system_cannot_hold_are_refused_per_file(
+    alice_client, batches, refused, reason
+):
+    r = _folder_in_batches(alice_client, [list(GOOD), *batches])
+    assert r.status_code == 201, r.content
+    rejected = dict(r.json()["rejected"])
+    assert list(rejected) == [refused] and reason in rejected[refused]
+    assert Dataset.objects.get().classes == ["cat", "dog"]
+
+
+def test_a_path_longer_than_the_file_system_allows_is_refused(alice_client, settings):
+    settings.MEDIA_ROOT = settings.MEDIA_ROOT / ("m" * 200) / ("m" * 200)  # a deep media root
+    long_path = "/".join(["d" * 250] * 15) + "/1.png"  # 16 names that fit; not all together
+    r = _folder_in_batches(alice_client, [list(GOOD), [long_path]])
+    assert r.status_code == 201, r.content
+    assert r.json()["rejected"] == [[long_path, "name too long for the file system"]]
+
+
+def _folder_in_batches(client, batches: list[list[str]]):
+    """A folder upload of GOOD's first image under each path, one request per batch."""
+    upload = client.post("/api/uploads/", {"name": "f"}).json()["upload"]
+    for paths in batches:
+        objs = [SimpleUploadedFile("x.png", GOOD["cat/0.png"]) for _ in paths]
+        r = client.post(
+            f"/api/uploads/{upload}/files/", {"files": objs, "paths": json.dumps(paths)}
+        )
+        assert r.status_code == 200, r.content
+    return client.post(f"/api/uploads/{upload}/finish/")
+
+
+def test_a_zip_holding_a_file_and_a_folder_of_the_same_name_is_read(alice_client):
+    r = _post_zip(alice_client, _zip({**GOOD, "cat/9.png": GOOD["cat/0.png"],
+                                      "cat/9.png/1.png": GOOD["cat/1.png"]}))  # fmt: skip
+    assert r.status_code == 201, r.content
+    assert Dataset.objects.get().num_train + Dataset.objects.get().num_test == len(GOOD) + 2
+
+
 def test_a_folder_upload_past_the_file_limit_is_refused(alice_client, settings):
     settings.UPLOAD_MAX_FILES = 5
     r = alice_client.post("/api/uploads/", {"name": "f"})

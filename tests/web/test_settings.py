@@ -74,3 +74,42 @@ def test_production_refuses_to_start_without_a_secret_key():
     out = _manage("check", **env)
     assert out.returncode != 0
     assert "SECRET_KEY" in out.stderr
+
+
+def _setting(name, **env):
+    """A setting as a fresh process computes it; DEBUG, REDIS_URL and RUN_DIR unset unless given."""
+    env = {"DEBUG": "", "REDIS_URL": "", "RUN_DIR": "", **env}
+    out = _manage("shell", "-c", f"from django.conf import settings; print(settings.{name})", **env)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_debug_is_off_unless_turned_on():
+    assert _setting("DEBUG", SECRET_KEY=secrets.token_urlsafe(50)) == "False"
+    assert _setting("DEBUG", DEBUG="1") == "True"
+
+
+def test_without_debug_or_a_secret_it_says_how_to_fix_it():
+    out = _manage("check", DEBUG="", SECRET_KEY="")
+    assert out.returncode != 0
+    assert "for local development set DEBUG=1" in out.stderr
+
+
+def test_redis_url_comes_from_the_launchers_file_when_unset(tmp_path):
+    (tmp_path / "redis.url").write_text("redis://:pw@127.0.0.1:7000/0\n")
+    assert _setting("REDIS_URL", DEBUG="1", RUN_DIR=str(tmp_path)) == "redis://:pw@127.0.0.1:7000/0"
+    given = _setting("REDIS_URL", DEBUG="1", RUN_DIR=str(tmp_path), REDIS_URL="redis://h:1/2")
+    assert given == "redis://h:1/2"
+    assert _setting("REDIS_URL", DEBUG="1", RUN_DIR=str(tmp_path / "none")).endswith(":6379/0")
+
+
+def test_other_routes_get_the_smaller_request_limit(settings):
+    from searchapp.limits import body_limit
+
+    settings.REQUEST_MAX_BYTES = 1000
+    settings.UPLOAD_MAX_REQUEST_BYTES = 5000
+    assert body_limit("/api/datasets/") == 5000
+    assert body_limit("/api/uploads/3f1c6a52-56a4-4a43-9d3c-0bdbd1fd4a39/files/") == 5000
+    assert body_limit("/accounts/login/") == body_limit("/no/such/page/") == 1000
+    settings.UPLOAD_MAX_REQUEST_BYTES = 500
+    assert body_limit("/accounts/login/") == 500

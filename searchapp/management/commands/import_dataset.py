@@ -1,13 +1,14 @@
-"""python manage.py import_dataset PATH --name NAME [--owner USER]
+"""python manage.py import_dataset PATH --name NAME [--owner USER] [--max-side PX]
 
-The same checks and limits as an upload through the page (the UPLOAD_* settings).
+The same checks and limits as an upload through the page (the UPLOAD_* and DATASET_*
+settings, and the owner's storage quota).
 """
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from searchapp.storage import create_dataset_from_imagedata
-from searchapp.uploads import engine_limits
+from searchapp.storage import check_storage_quota, create_dataset_from_imagedata
+from searchapp.uploads import UploadError, engine_limits, working_side
 
 
 def resolve_owner(username: str | None):
@@ -31,20 +32,28 @@ class Command(BaseCommand):
         parser.add_argument("path", help="image folder (train/<class>/*, <class>/*), .zip or .npz")
         parser.add_argument("--name", required=True)
         parser.add_argument("--owner", help="username (default: the only superuser)")
+        parser.add_argument(
+            "--max-side",
+            help="working resolution in px: larger images are scaled down "
+            "(default: DATASET_MAX_SIDE; at most 512)",
+        )
 
-    def handle(self, path, name, owner, **options):
+    def handle(self, path, name, owner, max_side, **options):
         from searchapp.nas.data import DataError, load_dataset
 
         user = resolve_owner(owner)
         try:
-            data = load_dataset(path, strict=False, limits=engine_limits())
-        except DataError as exc:
+            limits = engine_limits(working_side(max_side))
+            check_storage_quota(user)
+            data = load_dataset(path, strict=False, limits=limits)
+            dataset = create_dataset_from_imagedata(user, name, data, source=str(path))
+        except (DataError, UploadError) as exc:
             raise CommandError(str(exc)) from exc
-        dataset = create_dataset_from_imagedata(user, name, data, source=str(path))
         for p, reason in dataset.rejected[:50]:
             self.stderr.write(f"rejected {p}: {reason}")
         self.stdout.write(
             f"dataset {dataset.pk} {dataset.name!r}: {dataset.num_classes} classes, "
             f"{dataset.num_train} train / {dataset.num_test} test images of "
-            f"{dataset.image_size}x{dataset.image_size} px, {len(dataset.rejected)} rejected"
+            f"{dataset.image_size}x{dataset.image_size} px, {len(dataset.rejected)} rejected, "
+            f"{dataset.resized.get('count', 0)} resized"
         )

@@ -5,9 +5,10 @@ import argparse
 from django.core.management.base import BaseCommand, CommandError
 
 from searchapp.forms import search_form_from_dict
-from searchapp.models import Dataset, Search
+from searchapp.models import Dataset
 from searchapp.nas.config import SETTINGS
 from searchapp.nas.settings import SettingError, add_arguments, given
+from searchapp.quotas import LimitExceeded
 from searchapp.searches import create_search
 from searchapp.tasks import queue
 from searchapp.tasks import search as search_task
@@ -34,10 +35,11 @@ class Command(BaseCommand):
         if not form.is_valid():
             problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
             raise CommandError(problems)
+        try:
+            search = create_search(dataset.owner, dataset, form.config, run_here=sync)
+        except LimitExceeded as exc:
+            raise CommandError(str(exc)) from None
         if sync:
-            search = Search.objects.create(
-                owner=dataset.owner, dataset=dataset, settings=form.config
-            )
             self.stdout.write(f"search {search.pk}: running here")
             result = search_task.run_search_job(search.pk)
             search.refresh_from_db()
@@ -46,8 +48,9 @@ class Command(BaseCommand):
                 f"best #{best.index} {best.test_acc:.2f}% {best.params} params" if best else ""
             )
             self.stdout.write(f"search {search.pk}: {result['status']} {summary}")
-        else:
-            search = create_search(dataset.owner, dataset, form.config)
+        elif search.rq_job_id:
             self.stdout.write(
                 f"search {search.pk}: queued on '{queue.SEARCH.queue}' ({search.rq_job_id})"
             )
+        else:
+            self.stdout.write(f"search {search.pk}: queued, waiting for its turn on the workers")

@@ -1,0 +1,71 @@
+"""What a search may cost at most, known before it starts (plain arithmetic, no torch).
+
+cost = training images x epochs x MACs of the largest network the settings allow x the most
+candidates Algorithm 1 can evaluate. DESIGN.md counts those as 1 + D' + W' + 3 D^f: the first
+network, D' deeper ones, W' narrower ones, then per layer of the final depth D^f one other op
+and two other kernels. It is an upper bound: a real search stops early and most of its
+candidates are far smaller than the largest (sep 3x3 layers instead of conv 7x7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import RECIPES, SearchConfig
+from .space import Arch, SearchSpace, count_macs, default_stem
+
+PETA = 10**15
+
+
+@dataclass(frozen=True)
+class Cost:
+    """The four factors of a search's cost; `total` is their product in MACs."""
+
+    images: int
+    epochs: int
+    macs: int  # one forward pass of one image through the largest network
+    candidates: int
+
+    @property
+    def total(self) -> int:
+        return self.images * self.epochs * self.macs * self.candidates
+
+    def describe(self) -> str:
+        """'4.70e+05 PMAC (1,600 images x 1,000 epochs x 1.58e+12 MACs x 149 candidates)'."""
+        return (
+            f"{pmac(self.total)} ({self.images:,} images x {self.epochs:,} epochs x "
+            f"{self.macs:.3g} MACs x {self.candidates:,} candidates)"
+        )
+
+
+def pmac(macs: int | float) -> str:
+    """MACs in PMAC (10^15 multiply-accumulates), the unit of the cost ceiling."""
+    value = macs / PETA
+    return f"{value:,.0f} PMAC" if value >= 100 else f"{value:.3g} PMAC"
+
+
+def max_candidates(space: SearchSpace) -> int:
+    """The most candidates Algorithm 1 can evaluate within `space` (1 + D' + W' + 3 D^f)."""
+    deeper = space.max_depth - space.min_depth
+    narrower = len(space.widths_down())
+    per_layer = (len(space.ops) - 1) + (len(space.kernels) - 1)
+    return 1 + deeper + narrower + per_layer * space.max_depth
+
+
+def largest_arch(space: SearchSpace, stem: str) -> Arch:
+    """The most expensive network `space` allows: deepest, widest, conv where allowed, largest kernel."""
+    op = "conv" if "conv" in space.ops else space.ops[0]
+    depth = space.max_depth
+    return Arch(depth, space.max_width, (op,) * depth, (max(space.kernels),) * depth, stem)
+
+
+def estimate(config: SearchConfig, images: int, image_size: int, num_classes: int) -> Cost:
+    """The cost bound of `config` on a dataset of `images` training images of `image_size` px."""
+    stem = config.stem or default_stem(image_size)
+    arch = largest_arch(config.space, stem)
+    return Cost(
+        images=images,
+        epochs=config.epochs or RECIPES[config.recipe].epochs,
+        macs=count_macs(arch, image_size=image_size, num_classes=num_classes),
+        candidates=max_candidates(config.space),
+    )

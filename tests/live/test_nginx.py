@@ -1,0 +1,100 @@
+"""deploy/nginx.conf in a real nginx in front of the real web server (skipped without nginx).
+
+The config is docker-compose.yml's, with only the upstream changed from `web:8000` (Docker's
+DNS) to the test server's address and the listening port to a free one.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from mininas_web.redis_server import free_port
+from tests.live.live_stack import live_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(
+    not shutil.which("nginx"), reason="nginx is not installed (apt-get install nginx)"
+)
+
+
+@pytest.fixture(scope="module")
+def nginx_port(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nginx")
+    with live_stack(root / "stack", worker=False) as stack:
+        port = free_port()
+        site = (ROOT / "deploy" / "nginx.conf").read_text()
+        site = site.replace("resolver 127.0.0.11 valid=10s ipv6=off;", "")
+        site = site.replace("http://web:8000", f"http://127.0.0.1:{stack.port}")
+        site = site.replace("listen 80 default_server;", f"listen 127.0.0.1:{port};")
+        (root / "site.conf").write_text(site)
+        (root / "nginx.conf").write_text(
+            f"pid {root}/nginx.pid;\nerror_log {root}/error.log;\nevents {{}}\n"
+            f"http {{\n    access_log off;\n    include {root}/site.conf;\n}}\n"
+        )
+        proc = subprocess.Popen(
+            ["nginx", "-c", str(root / "nginx.conf"), "-p", str(root), "-g", "daemon off;"]
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            assert proc.poll() is None, (root / "error.log").read_text()
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def request(port: int, method: str, path: str, body=None, headers=None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = headers or {}
+    conn.request(
+        method, path, body=body, headers=headers, encode_chunked="Transfer-Encoding" in headers
+    )
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, data
+
+
+def test_nginx_refuses_a_body_over_the_page_limit(nginx_port):
+    status, body = request(nginx_port, "POST", "/accounts/login/", b"x" * (2 * 2**20))
+    assert status == 413 and b"nginx" in body  # answered by nginx, not the app
+
+
+def test_upload_bodies_stream_through_to_the_app(nginx_port):
+    for headers in ({}, {"Transfer-Encoding": "chunked"}):
+        status, body = request(nginx_port, "POST", "/api/datasets/", b"x" * 3 * 2**20, headers)
+        assert status == 401 and b"sign in" in body  # the API's answer: it got the request
+
+
+def test_sockets_are_upgraded(nginx_port):
+    key = base64.b64encode(os.urandom(16)).decode()
+    head = (
+        f"GET /ws/searches/1/ HTTP/1.1\r\nHost: 127.0.0.1:{nginx_port}\r\n"
+        f"Origin: http://127.0.0.1:{nginx_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", nginx_port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        status_line = sock.recv(100).split(b"\r\n", 1)[0]
+    # 101, or the socket route's own refusal: without the upgrade headers it would be a 404 page.
+    assert status_line.split()[1] in (b"101", b"403"), status_line
+
+
+def test_a_burst_of_sign_in_requests_is_rate_limited(nginx_port):
+    statuses = [request(nginx_port, "GET", "/accounts/login/")[0] for _ in range(40)]
+    assert statuses[0] == 200 and 429 in statuses

@@ -1,0 +1,77 @@
+"""docker-compose.yml, deploy/nginx.conf and the Dockerfile: what can be checked without Docker."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+NGINX_CONF = ROOT / "deploy" / "nginx.conf"
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def nginx_bytes(size: str) -> int:
+    units = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", size.lower()).groups()
+    return int(number) * units[unit]
+
+
+def test_only_nginx_is_published(compose):
+    services = compose["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"nginx"}
+    assert services["nginx"]["ports"] == ["${PORT:-8000}:80"]
+    mount = "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro"
+    assert mount in services["nginx"]["volumes"]
+
+
+def test_web_runs_uvicorn_behind_nginx(compose):
+    web = compose["services"]["web"]
+    assert "python -m mininas_web.server --host 0.0.0.0 --port 8000" in web["command"]
+    assert web["environment"]["DEBUG"] == "0"
+    assert compose["services"]["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'CMD ["python", "-m", "mininas_web.server"' in dockerfile
+    assert "daphne" not in dockerfile + (ROOT / "docker-compose.yml").read_text()
+
+
+def test_nginx_body_limits_match_the_settings():
+    conf = NGINX_CONF.read_text()
+    server_level = re.search(r"^    client_max_body_size (\w+);", conf, re.M).group(1)
+    uploads = re.search(r"location ~ \^/api/\(datasets\|uploads.*?\{(.*?)\}", conf, re.S).group(1)
+    upload_size = re.search(r"client_max_body_size (\w+);", uploads).group(1)
+    assert nginx_bytes(server_level) == settings.REQUEST_MAX_BYTES
+    assert nginx_bytes(upload_size) == settings.UPLOAD_MAX_REQUEST_BYTES
+    assert "proxy_request_buffering off;" in uploads
+
+
+def test_nginx_limits_rates_and_connections_and_upgrades_sockets():
+    conf = NGINX_CONF.read_text()
+    for directive in ("limit_req_zone", "limit_conn_zone", "limit_req zone=", "limit_conn "):
+        assert directive in conf
+    assert "proxy_set_header Upgrade $http_upgrade;" in conf
+    assert "proxy_set_header Connection $connection_upgrade;" in conf
+    assert "location /ws/" in conf
+
+
+@pytest.mark.skipif(
+    not shutil.which("nginx"), reason="nginx is not installed (apt-get install nginx)"
+)
+def test_nginx_accepts_the_config(tmp_path):
+    wrapper = tmp_path / "nginx.conf"
+    wrapper.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
+        f"http {{\n    include {NGINX_CONF};\n}}\n"
+    )
+    out = subprocess.run(
+        ["nginx", "-t", "-c", str(wrapper), "-p", str(tmp_path)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
