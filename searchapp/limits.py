@@ -19,6 +19,7 @@ import logging
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.http.cookie import parse_cookie
 from django.urls import Resolver404, resolve
 
 from searchapp.nas.files import human_bytes
@@ -29,14 +30,29 @@ UPLOAD_ROUTES = frozenset({"api-datasets", "api-upload-files"})
 """URL names whose requests carry dataset files (a zip, or a batch of a folder's files)."""
 
 
+def is_upload_route(path_info: str) -> bool:
+    try:
+        return resolve(path_info).url_name in UPLOAD_ROUTES
+    except Resolver404:
+        return False
+
+
 def body_limit(path_info: str) -> int:
     """Bytes a request body to `path_info` may hold."""
     small = min(settings.REQUEST_MAX_BYTES, settings.UPLOAD_MAX_REQUEST_BYTES)
-    try:
-        name = resolve(path_info).url_name
-    except Resolver404:
-        return small
-    return settings.UPLOAD_MAX_REQUEST_BYTES if name in UPLOAD_ROUTES else small
+    return settings.UPLOAD_MAX_REQUEST_BYTES if is_upload_route(path_info) else small
+
+
+def has_credentials(headers: dict[bytes, bytes]) -> bool:
+    """Whether a request carries a session cookie or a Bearer token (checked later by Django).
+
+    An upload without either is refused before its body is read: only a signed-in user or a
+    script with a token may make the server spool up to UPLOAD_MAX_REQUEST_BYTES to disk.
+    """
+    if headers.get(b"authorization", b"").lower().startswith(b"bearer "):
+        return True
+    cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
+    return bool(cookies.get(settings.SESSION_COOKIE_NAME))
 
 
 def parse_length(raw: str | None) -> int | None:
@@ -75,8 +91,14 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"][len(scope.get("root_path", "")) :] or "/"
+        headers = dict(scope["headers"])
+        if is_upload_route(path) and not has_credentials(headers):
+            log.warning(
+                "401 %s %s: an upload without credentials; body not read", scope["method"], path
+            )
+            return await self._refuse(send, path, 401, "sign in first, or send an API token")
         limit = body_limit(path)
-        raw = dict(scope["headers"]).get(b"content-length", b"").decode("latin-1")
+        raw = headers.get(b"content-length", b"").decode("latin-1")
         refused = length_refusal(raw, limit)
         if refused:
             log.warning(

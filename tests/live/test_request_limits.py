@@ -21,6 +21,7 @@ from tests.live.live_stack import live_stack
 SMALL = 64 * 2**10  # REQUEST_MAX_BYTES of the server under test
 UPLOAD = 4 * 2**20  # its UPLOAD_MAX_REQUEST_BYTES
 CHUNK = 16 * 2**10
+TOKEN = "Bearer mnas_not-a-real-token"  # credentials are looked at by Django, after the limits
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_a_declared_length_over_the_limit_gets_413_before_any_body_is_sent(stack
 
 def test_an_upload_route_allows_more_but_not_past_its_own_limit(stack):
     status, body, sent = send_until_answered(
-        stack.port, head("/api/datasets/", Content_Length=str(UPLOAD + 1))
+        stack.port, head("/api/datasets/", Content_Length=str(UPLOAD + 1), Authorization=TOKEN)
     )
     assert (status, sent) == (413, 0)
     assert json.loads(body) == {"error": "request larger than 4 MiB"}
@@ -90,23 +91,40 @@ def test_a_chunked_body_gets_413_once_it_passes_the_limit(stack):
 
 def test_a_chunked_upload_gets_413_once_it_passes_the_upload_limit(stack):
     status, body, _ = send_until_answered(
-        stack.port, head("/api/datasets/", Transfer_Encoding="chunked"), chunked(2 * UPLOAD)
+        stack.port,
+        head("/api/datasets/", Transfer_Encoding="chunked", Authorization=TOKEN),
+        chunked(2 * UPLOAD),
     )
     assert status == 413
     assert json.loads(body) == {"error": "request larger than 4 MiB"}
 
 
 def test_a_bad_content_length_is_refused(stack):
-    status, _, _ = send_until_answered(stack.port, head("/api/datasets/", Content_Length="12abc"))
+    status, _, _ = send_until_answered(
+        stack.port, head("/api/datasets/", Content_Length="12abc", Authorization=TOKEN)
+    )
     assert status == 400
+
+
+@pytest.mark.parametrize("extra", [{}, {"Authorization": "Basic YTpi"}, {"Cookie": "other=1"}])
+def test_an_upload_without_credentials_gets_401_before_any_body_is_sent(stack, extra):
+    status, body, sent = send_until_answered(
+        stack.port, head("/api/datasets/", Content_Length=str(UPLOAD), **extra)
+    )
+    assert (status, sent) == (401, 0)
+    assert json.loads(body) == {"error": "sign in first, or send an API token"}
+    assert "an upload without credentials; body not read" in stack.log("web").read_text()
 
 
 def test_bodies_within_the_limit_reach_django(stack):
     body = b"x" * (SMALL // 2)
     conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
-    conn.request("POST", "/api/datasets/", body=iter([body]), encode_chunked=True)
+    conn.request(
+        "POST", "/api/datasets/", body=iter([body]), encode_chunked=True,
+        headers={"Authorization": TOKEN},
+    )  # fmt: skip
     response = conn.getresponse()
-    assert response.status == 401  # the API's own answer to an anonymous caller
+    assert response.status == 401  # the API's own answer to an unknown token
     assert "error" in json.loads(response.read())
     conn.request("POST", "/accounts/login/", body=body)
     assert conn.getresponse().status == 403  # Django's CSRF check read it
