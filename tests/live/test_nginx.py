@@ -76,9 +76,16 @@ def test_nginx_refuses_a_body_over_the_page_limit(nginx_port):
 
 
 def test_upload_bodies_stream_through_to_the_app(nginx_port):
-    for headers in ({}, {"Transfer-Encoding": "chunked"}):
+    token = {"Authorization": "Bearer mnas_not-a-real-token"}
+    for headers in (token, {**token, "Transfer-Encoding": "chunked"}):
         status, body = request(nginx_port, "POST", "/api/datasets/", b"x" * 3 * 2**20, headers)
-        assert status == 401 and b"sign in" in body  # the API's answer: it got the request
+        assert status == 401 and b"token" in body  # the API's answer: it got the request
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic YTpi"}, {"Cookie": "x=1"}])
+def test_an_anonymous_upload_is_refused_by_nginx(nginx_port, headers):
+    status, body = request(nginx_port, "POST", "/api/datasets/", b"x" * 3 * 2**20, headers)
+    assert (status, body) == (401, b'{"error": "sign in first, or send an API token"}')
 
 
 def test_sockets_are_upgraded(nginx_port):

@@ -46,11 +46,15 @@ def test_web_runs_uvicorn_behind_nginx(compose):
 def test_nginx_body_limits_match_the_settings():
     conf = NGINX_CONF.read_text()
     server_level = re.search(r"^    client_max_body_size (\w+);", conf, re.M).group(1)
-    uploads = re.search(r"location ~ \^/api/\(datasets\|uploads.*?\{(.*?)\}", conf, re.S).group(1)
+    # the upload location's block: up to its closing brace at the location's indent
+    uploads = re.search(
+        r"location ~ \^/api/\(datasets\|uploads.*?\{(.*?)\n    \}", conf, re.S
+    ).group(1)
     upload_size = re.search(r"client_max_body_size (\w+);", uploads).group(1)
     assert nginx_bytes(server_level) == settings.REQUEST_MAX_BYTES
     assert nginx_bytes(upload_size) == settings.UPLOAD_MAX_REQUEST_BYTES
     assert "proxy_request_buffering off;" in uploads
+    assert "if ($upload_credentials = 0)" in uploads  # anonymous uploads: 401, body not read
 
 
 def test_nginx_limits_rates_and_connections_and_upgrades_sockets():
