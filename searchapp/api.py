@@ -229,3 +229,23 @@ def search_cancel(request, pk: int):
 @api_view("GET")
 def search_weights(request, pk: int, fmt: str):
     return search_service.weights_response(search_service.owned_search(request.user, pk), fmt)
+
+
+@api_view("POST")
+def search_predict(request, pk: int):
+    """The model's class scores (percent) for one or more images in the field 'image'."""
+    from . import predict  # onnxruntime is loaded by the first prediction, not at start-up
+
+    s = search_service.owned_search(request.user, pk)
+    files = request.FILES.getlist("image")
+    try:
+        path = predict.model_path(s)
+        if len(files) > predict.MAX_FILES:
+            raise predict.PredictError(
+                f"at most {predict.MAX_FILES} images per request, got {len(files)}"
+            )
+        images = [(f.name or "image", predict.read_upload(f)) for f in files]
+        result = predict.predict(path, s.dataset.classes, images, s.dataset.image_size)
+    except predict.PredictError as exc:
+        return error(str(exc), exc.status)
+    return JsonResponse(result)

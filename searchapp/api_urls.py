@@ -16,4 +16,5 @@ urlpatterns = [
         api.search_weights,
         name="api-search-weights",
     ),
+    path("searches/<int:pk>/predict/", api.search_predict, name="api-search-predict"),
 ]

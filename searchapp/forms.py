@@ -19,6 +19,8 @@ class DatasetChoiceField(forms.ModelChoiceField):
 def form_field(s: Setting) -> forms.Field:
     """The form field of one engine setting: its label, help, bounds and choices."""
     common = {"label": s.label, "help_text": s.help, "required": not s.optional}
+    if s.kind is bool:  # a checkbox: unticked is False, never "required"
+        return forms.BooleanField(initial=s.default, **(common | {"required": False}))
     if s.multiple:
         return forms.MultipleChoiceField(
             choices=[(str(v), label) for v, label in s.choices],

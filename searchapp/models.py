@@ -112,6 +112,9 @@ class Search(Run):
     seq = models.PositiveBigIntegerField(default=0)  # number of the last event sent
     cancel_requested = models.BooleanField(default=False)
     outputs = models.JSONField(default=dict, blank=True)  # {"pt": rel path, "onnx": rel path}
+    # the final model's results: result.json's "final" (test_acc, test_ci95, per_class,
+    # confusion_matrix, classes, misclassified, ...); {} until final training ran
+    final = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -74,7 +74,21 @@ def search_json(search: Search) -> dict:
         "seq": search.seq,
         "best": best_json(search),
         "downloads": downloads(search),
+        "selection_split": (search.settings or {}).get("select_on", "test"),
+        "final": search.final or None,
     }
+
+
+def compare_json(search: Search) -> dict:
+    """A finished search as the compare page shows it: its result, Table-1 rows and candidates."""
+    data = search_json(search)
+    data["candidates"] = [
+        {k: c[k] for k in ("index", "phase", "params", "test_acc", "accepted", "arch_short")}
+        | {"test_ci95": c.get("test_ci95")}
+        for c in (candidate_json(c) for c in search.candidates.order_by("index"))
+        if c["status"] != "running"
+    ]
+    return data
 
 
 def snapshot(search: Search) -> dict:

@@ -15,8 +15,15 @@ urlpatterns = [
     ),
     path("searches/", views.search_list, name="searchapp-searches"),
     path("searches/new/", views.search_new, name="searchapp-search-new"),
+    path("searches/compare/", views.search_compare, name="searchapp-search-compare"),
     path("searches/<int:pk>/", views.search_detail, name="searchapp-search"),
     path("searches/<int:pk>/cancel/", views.search_cancel, name="searchapp-search-cancel"),
+    path("searches/<int:pk>/mistakes/", views.search_mistakes, name="searchapp-search-mistakes"),
+    path(
+        "searches/<int:pk>/test-images/<int:index>.png",
+        views.search_test_image,
+        name="searchapp-search-test-image",
+    ),
     path("searches/<int:pk>/delete/", views.search_delete, name="searchapp-search-delete"),
     re_path(
         r"^searches/(?P<pk>\d+)/download/(?P<fmt>pt|onnx)/$",

@@ -34,11 +34,15 @@ class _Progress:
         elif t == "candidate.started":
             self.current = e
             self._bar(0, 1, "")
-        elif t == "candidate.epoch":
+        elif t in ("candidate.epoch", "final.epoch"):
             self._bar(
-                e["epoch"],
-                e["epochs"],
-                f"loss {e['loss']} train {e['train_acc']:.1f}% test {e['test_acc']:.1f}%",
+                e["epoch"], e["epochs"], f"loss {e['loss']} train {e['train_acc']:.1f}%{_sel(e)}"
+            )
+        elif t == "final.started":
+            self.current = {"index": "final"}
+            self._line(
+                f"== final training: the chosen network on train + validation, "
+                f"{e['recipe']} recipe, {e['epochs']} epochs"
             )
         elif t == "candidate.finished":
             c = e["candidate"]
@@ -48,9 +52,11 @@ class _Progress:
             tail = " (replayed)" if c.get("replayed") else ""
             if c.get("status") == "diverged":
                 tail += " DIVERGED"
+            val = f"val {_pct(c.get('val_acc'))}  " if c.get("val_acc") is not None else ""
             self._line(
                 f"{mark} #{c['index']:<3} {c['phase']:<6} {Arch.from_dict(c['arch']).short:<40} "
-                f"params {c['params']:>9,}  train {c['train_acc']:6.2f}%  test {c['test_acc']:6.2f}%  "
+                f"params {c['params']:>9,}  train {c['train_acc']:6.2f}%  {val}"
+                f"test {_pct(c['test_acc'])} {_ci(c.get('test_ci95'))}  "
                 f"{c['seconds']:7.1f}s  {c['reason']}{tail}"
             )
 
@@ -70,6 +76,23 @@ class _Progress:
             self.last_len = 0
         self.stream.write(text + "\n")
         self.stream.flush()
+
+
+def _pct(v) -> str:
+    return "   -  " if v is None else f"{v:6.2f}%"
+
+
+def _ci(ci) -> str:
+    return f"[{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
+
+
+def _sel(e: dict) -> str:
+    """The epoch's selection accuracy: validation's, or test's when selecting on test."""
+    if e.get("val_acc") is not None:
+        return f" val {e['val_acc']:.1f}%"
+    if e.get("test_acc") is not None:
+        return f" test {e['test_acc']:.1f}%"
+    return ""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -194,10 +217,24 @@ def _search(args) -> int:
     best = result.best
     arch = Arch.from_dict(best["arch"])
     print()
-    print(
-        f"final architecture ({arch.short}), {best['params']:,} parameters, "
-        f"{best['macs'] / 1e6:.1f}M MACs, test accuracy {best['test_acc']:.2f}%"
+    split = result.selection_split
+    val = (
+        f"validation {best['val_acc']:.2f}% {_ci(best.get('val_ci95'))}, "
+        if best.get("val_acc") is not None
+        else ""
     )
+    print(
+        f"final architecture ({arch.short}, chosen on {split}), {best['params']:,} parameters, "
+        f"{best['macs'] / 1e6:.1f}M MACs; search-time {val}test {best['test_acc']:.2f}% "
+        f"{_ci(best.get('test_ci95'))}"
+    )
+    final = result.final
+    if final and final.get("test_acc") is not None:
+        print(
+            f"final model ({final['recipe']} recipe, {final['epochs']} epochs on train + "
+            f"validation): test {final['test_acc']:.2f}% {_ci(final['test_ci95'])}; per class: "
+            + ", ".join(f"{c} {a:.1f}%" for c, a in final["per_class"].items() if a is not None)
+        )
     print(format_table(arch, data.image_size))
     print(
         f"{len(result.candidates)} candidates in {time.perf_counter() - t0:.1f}s; wrote "

@@ -169,8 +169,68 @@ class SearchConfig:
         help="cifar for small images, imagenet upscales to 224",
     )
 
+    select_on: str = setting(
+        "validation",
+        label="Select on",
+        choices=(
+            ("validation", "validation (default)"),
+            ("test", "test (as the paper does)"),
+        ),
+        help="the split every decision and early stop reads; validation is carved from the "
+        "training images, so the test accuracy stays an unbiased estimate",
+    )
+    val_frac: float = setting(
+        0.1,
+        label="Validation share",
+        lo=0,
+        lo_open=True,
+        hi=0.5,
+        advanced=True,
+        help="share of each class's training images held out for validation (at least 2 per "
+        "class); ignored when selecting on test",
+    )
+    noise_aware: bool = setting(
+        False,
+        label="Noise-aware thresholds",
+        advanced=True,
+        help="widen each threshold to the standard error of the accuracy difference, so a "
+        "decision does not swing on one or two images",
+    )
+    final_recipe: str | None = setting(
+        None,
+        label="Final recipe",
+        choices=RECIPE_LABELS.items(),
+        blank_label="the search recipe",
+        advanced=True,
+        help="how the chosen network is trained again on train + validation",
+    )
+    final_epochs: int | None = setting(
+        None,
+        label="Final epochs",
+        lo=0,
+        hi=1000,
+        blank_label="3x the search's epochs",
+        advanced=True,
+        help="epochs of the final training (0 skips it). Blank: 3x the search's epochs, or the "
+        "final recipe's own.",
+    )
+
     def __post_init__(self) -> None:
         self.validate()
+
+    def final_training(self) -> Recipe | None:
+        """The recipe of the final training (None: skipped), batch size as the search's."""
+        if self.final_epochs == 0:
+            return None
+        if self.final_recipe is not None:
+            epochs = self.final_epochs or RECIPES[self.final_recipe].epochs
+            name = self.final_recipe
+        else:
+            search_epochs = self.epochs or RECIPES[self.recipe].epochs
+            epochs = self.final_epochs or min(3 * search_epochs, 1000)
+            name = self.recipe
+        # No split is held out any more, so nothing may stop it on a plateau.
+        return replace(get_recipe(name, epochs, self.batch_size), plateau_patience=0)
 
     @classmethod
     def from_dict(cls, data: dict) -> SearchConfig:
@@ -190,6 +250,8 @@ class SearchConfig:
             )
         if self.recipe not in RECIPES:
             raise SettingError(f"recipe must be one of {', '.join(RECIPES)}", "recipe")
+        if self.final_recipe is not None and self.final_recipe not in RECIPES:
+            raise SettingError(f"final_recipe must be one of {', '.join(RECIPES)}", "final_recipe")
 
     def to_dict(self) -> dict:
         d = self.space.to_dict()

@@ -490,3 +490,35 @@ def load_dataset(
             image_size=image_size,
             limits=limits,
         )
+
+
+# ----------------------------------------------------------------------------- validation split
+
+MIN_VAL_PER_CLASS = 2
+
+
+def validation_indices(
+    y: np.ndarray, val_frac: float, seed: int, min_per_class: int = MIN_VAL_PER_CLASS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, validation) indices into the training images: a seeded, stratified split.
+
+    Each class gives ``round(n * val_frac)`` images to validation, at least ``min_per_class``,
+    and keeps at least one for training. The split depends only on ``y``, the share and the
+    seed, so a resumed search carves the same one."""
+    if not 0 < val_frac < 1:
+        raise DataError(f"val_frac must be in (0, 1), got {val_frac}")
+    rng = np.random.default_rng([seed, 0x5A1])  # not the same stream as the train/test split
+    train_idx, val_idx = [], []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        if len(idx) < min_per_class + 1:
+            raise DataError(
+                f"class {int(c)} has {len(idx)} training images; a validation split needs at "
+                f"least {min_per_class + 1} per class ({min_per_class} to validate, 1 to train)"
+                " - add images, or select on test"
+            )
+        n_val = min(max(min_per_class, round(len(idx) * val_frac)), len(idx) - 1)
+        val_idx.append(idx[:n_val])
+        train_idx.append(idx[n_val:])
+    return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))

@@ -98,9 +98,13 @@ def write_outputs(result, data: ImageData, out_dir: str | os.PathLike) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"result": out / "result.json"}
-    if result.best is not None and result.best_state is not None:
+    state = getattr(result, "model_state", result.best_state)  # the final model's, if trained
+    if result.best is not None and state is not None:
         arch = Arch.from_dict(result.best["arch"])
-        ckpt = checkpoint(arch, result.best_state, data, {"test_acc": result.best["test_acc"]})
+        final = getattr(result, "final", None) or {}
+        extra = {"test_acc": final.get("test_acc", result.best["test_acc"])}
+        extra["final"] = getattr(result, "final_state", None) is not None
+        ckpt = checkpoint(arch, state, data, extra)
         paths["weights"] = out / "model.pt"
         with atomic_path(paths["weights"]) as tmp:
             torch.save(ckpt, tmp)

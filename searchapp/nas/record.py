@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from .stats import interval
+
 
 def _measured(default=dataclasses.MISSING, *, public: bool = True, factory=None):
     """A field that training produces (copied from a recorded run when it is replayed)."""
@@ -30,9 +32,21 @@ class CandidateRecord:
     params: int = 0
     macs: int = 0
     train_acc: float | None = _measured(None)  # percent, 0-100
+    # validation accuracy: None when the search selects on test (or for records made before
+    # validation splits existed); test accuracy is scored once, for display
+    val_acc: float | None = _measured(None)
     test_acc: float | None = _measured(None)
+    # 95% Wilson intervals of val_acc / test_acc, [low, high] in percent (from the counts)
+    val_ci95: list | None = None
+    test_ci95: list | None = None
+    # per-class correct counts and per-class image counts, in class order
+    val_correct: list | None = _measured(None)
+    val_count: list | None = _measured(None)
+    test_correct: list | None = _measured(None)
+    test_count: list | None = _measured(None)
     loss_curve: list = _measured(factory=list)  # mean training loss per epoch
-    test_curve: list = _measured(factory=list, public=False)  # test accuracy per epoch
+    val_curve: list = _measured(factory=list, public=False)  # selection accuracy per epoch
+    test_curve: list = _measured(factory=list, public=False)  # (val or test: the one selected on)
     epochs: int = _measured(0)
     batch_size: int = _measured(0)
     seconds: float = _measured(0.0)
@@ -65,10 +79,19 @@ class CandidateRecord:
         return {k: getattr(self, k) for k in ("index", "phase", "arch", "params", "macs")}
 
     def measure(self, measured: dict) -> None:
-        """Take what training (or a recorded run) measured; missing figures keep defaults."""
+        """Take what training (or a recorded run) measured; missing figures keep defaults.
+
+        The intervals follow from the counts."""
         for name in MEASURED:
             if measured.get(name) is not None:
                 setattr(self, name, measured[name])
+        self.val_ci95 = interval(self.val_correct, self.val_count)
+        self.test_ci95 = interval(self.test_correct, self.test_count)
+
+    def scored(self, split: str) -> int | None:
+        """How many images ``split`` ("val" or "test") was scored on; None if unknown."""
+        count = getattr(self, f"{split}_count")
+        return int(sum(count)) if count else None
 
     @property
     def is_finished(self) -> bool:

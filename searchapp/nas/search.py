@@ -18,6 +18,7 @@ from .config import Cancelled, SearchConfig
 from .files import atomic_path
 from .record import CandidateRecord
 from .space import Arch, count_macs, count_params, default_stem
+from .stats import Z95, diff_se
 
 PHASES = ("depth", "width", "op", "kernel")
 
@@ -33,6 +34,9 @@ class SearchResult:
     cancelled: bool = False
     seconds: float = 0.0
     best_state: dict | None = field(default=None, repr=False)
+    selection_split: str = "validation"  # the split that chose the architecture
+    final: dict | None = None  # the final training's results (see Search.train_final)
+    final_state: dict | None = field(default=None, repr=False)
 
     def to_json(self) -> dict:
         return {
@@ -42,7 +46,14 @@ class SearchResult:
             "config": self.config,
             "cancelled": self.cancelled,
             "seconds": round(self.seconds, 3),
+            "selection_split": self.selection_split,
+            "final": self.final,
         }
+
+    @property
+    def model_state(self) -> dict | None:
+        """The weights the downloads hold: the final model's when it was trained."""
+        return self.final_state if self.final_state is not None else self.best_state
 
 
 Evaluator = Callable[[Arch, Callable[[dict], None]], dict]
@@ -93,6 +104,13 @@ class Search:
         self.phase = ""
         self._device_data = None
         self._evaluator = evaluator or self._train
+        # "val" or "test": the split every decision and every early stop reads
+        self.select = "val" if config.select_on == "validation" else "test"
+        self.split = None  # (train, validation) indices into the training images
+        if data is not None and self.select == "val":
+            from .data import validation_indices
+
+            self.split = validation_indices(data.y_train, config.val_frac, config.seed)
 
     # -- evaluation ----------------------------------------------------------------
 
@@ -100,7 +118,13 @@ class Search:
         from .train import DeviceData, candidate_seed, get_recipe, resolve_device, train_candidate
 
         if self._device_data is None:
-            self._device_data = DeviceData(self.data, resolve_device(self.config.device))
+            train_idx, val_idx = self.split if self.split is not None else (None, None)
+            self._device_data = DeviceData(
+                self.data,
+                resolve_device(self.config.device),
+                train_idx=train_idx,
+                val_idx=val_idx,
+            )
         recipe = get_recipe(self.config.recipe, self.config.epochs, self.config.batch_size)
         res = train_candidate(
             arch,
@@ -130,7 +154,7 @@ class Search:
             macs=count_macs(arch, self.in_ch, self.image_size, self.num_classes),
         )
         prior = self.replay.get(arch.key)
-        if prior is not None and prior.get("test_acc") is not None:
+        if prior is not None and prior.get("test_acc") is not None and self._replayable(prior):
             rec.measure(prior)
             rec.replayed = True
         else:
@@ -147,12 +171,51 @@ class Search:
             )
             rec.measure(out)
             rec.train_acc, rec.test_acc = float(out["train_acc"]), float(out["test_acc"])
+            if out.get("val_acc") is not None:
+                rec.val_acc = float(out["val_acc"])
             if state is not None:
                 self.states[arch.key] = state
                 self._persist(arch.key, state)
         self.memo[arch.key] = rec
         self.candidates.append(rec)
         return rec
+
+    def _replayable(self, prior: dict) -> bool:
+        """A record made on another selection split is trained again, unless it is an old one
+        (before validation splits) replayed by an evaluator-driven search."""
+        if self.select == "val" and self.data is not None:
+            return prior.get("val_acc") is not None
+        return True
+
+    # -- the selection score and its noise ---------------------------------------------
+
+    def acc(self, rec: CandidateRecord) -> float:
+        """The accuracy decisions read: validation's, or test's when selecting on test.
+
+        An injected evaluator that reports no val_acc is judged on its test_acc, as before."""
+        if self.select == "val" and rec.val_acc is not None:
+            return rec.val_acc
+        return rec.test_acc
+
+    def _n(self, rec: CandidateRecord) -> int | None:
+        split = "val" if self.select == "val" and rec.val_acc is not None else "test"
+        return rec.scored(split)
+
+    def _se(self, rec: CandidateRecord, ref: CandidateRecord) -> float | None:
+        """Standard error (points) of acc(rec) - acc(ref); None when the counts are unknown."""
+        return diff_se(self.acc(rec), self._n(rec), self.acc(ref), self._n(ref))
+
+    def _threshold(self, t: float, se: float | None) -> float:
+        """A threshold, widened to the standard error of the difference when noise-aware."""
+        return max(t, se) if self.config.noise_aware and se is not None else t
+
+    def _noise(self, diff: float, se: float | None) -> str:
+        """The reason's remark on the noise: is |diff| within 1.96 standard errors?"""
+        if se is None:
+            return ""
+        where = "within" if abs(diff) < Z95 * se else "beyond"
+        split = "validation" if self.select == "val" else "test"
+        return f" ({where} the {split} noise, ±{Z95 * se:.2f})"
 
     def _persist(self, key: str, state: dict) -> None:
         if self.work_dir is None:
@@ -194,7 +257,13 @@ class Search:
             dataset=self.data.summary() if self.data is not None else {},
             cancelled=cancelled,
             seconds=time.perf_counter() - start,
+            selection_split="validation" if self.select == "val" else "test",
         )
+        if self.split is not None:
+            result.dataset = result.dataset | {
+                "search_train": int(len(self.split[0])),
+                "validation": int(len(self.split[1])),
+            }
         if self.best is not None:
             result.best_state = self.states.get(self.best.key)
         self.on_event({"type": "search.finished", "best": best, "cancelled": cancelled})
@@ -214,7 +283,7 @@ class Search:
         last = rec
         depth = self.space.min_depth
         while True:
-            best_acc = self.best.test_acc
+            best_acc = self.acc(self.best)
             if cfg.target_acc is not None and best_acc >= cfg.target_acc:
                 break  # target reached
             if depth >= self.space.max_depth:
@@ -223,19 +292,22 @@ class Search:
                 break  # the net already fits the training set
             depth += 1
             last = self.evaluate(self._plain(depth, width))
-            gain = last.test_acc - best_acc
-            if gain >= cfg.l_gain:
-                self._judge(last, True, f"depth {depth} gains {gain:+.2f} >= {cfg.l_gain}")
-            elif gain > -cfg.l_drop:
+            gain = self.acc(last) - best_acc
+            se = self._se(last, self.best)
+            l_gain, l_drop = self._threshold(cfg.l_gain, se), self._threshold(cfg.l_drop, se)
+            note = self._noise(gain, se)
+            if gain >= l_gain:
+                self._judge(last, True, f"depth {depth} gains {gain:+.2f} >= {l_gain:g}{note}")
+            elif gain > -l_drop:
                 self._judge(
                     last,
                     False,
-                    f"depth {depth}: {gain:+.2f} is short of +{cfg.l_gain}, "
-                    f"within -{cfg.l_drop}: keep growing",
+                    f"depth {depth}: {gain:+.2f} is short of +{l_gain:g}, "
+                    f"within -{l_drop:g}: keep growing{note}",
                 )
             else:
                 self._judge(
-                    last, False, f"depth {depth} drops {gain:+.2f} below -{cfg.l_drop}: stop"
+                    last, False, f"depth {depth} drops {gain:+.2f} below -{l_drop:g}: stop{note}"
                 )
                 break
 
@@ -245,12 +317,14 @@ class Search:
         ref = self.best
         for width in self.space.widths_down():
             rec = self.evaluate(self._plain(ref.arch["depth"], width))
-            gain = rec.test_acc - ref.test_acc  # a drop of less than c_drop is accepted
+            gain = self.acc(rec) - self.acc(ref)  # a drop of less than c_drop is accepted
+            se = self._se(rec, ref)
+            c_drop, note = self._threshold(cfg.c_drop, se), self._noise(gain, se)
             versus = f"width {width}: {gain:+.2f} against the depth result"
-            if -gain < cfg.c_drop:
-                self._judge(rec, True, f"{versus}, within -{cfg.c_drop}")
+            if -gain < c_drop:
+                self._judge(rec, True, f"{versus}, within -{c_drop:g}{note}")
             else:
-                self._judge(rec, False, f"{versus}, -{cfg.c_drop} or worse: stop")
+                self._judge(rec, False, f"{versus}, -{c_drop:g} or worse: stop{note}")
                 break
 
     def _layer_phase(self, phase: str, what: str, options: Callable[[Arch, int], Iterable]) -> None:
@@ -264,13 +338,17 @@ class Search:
                     continue
                 cand = arch.with_layer(i, **{what: value})
                 rec = self.evaluate(cand)
-                gain = rec.test_acc - self.best.test_acc
+                gain = self.acc(rec) - self.acc(self.best)
+                se = self._se(rec, self.best)
+                need, note = self._threshold(0.0, se), self._noise(gain, se)
                 name = f"layer {i + 1} {value if what == 'op' else f'k{value}'}"
-                if gain > 0:
-                    self._judge(rec, True, f"{name} improves {gain:+.2f}")
+                if gain > need:
+                    self._judge(rec, True, f"{name} improves {gain:+.2f}{note}")
                     arch = cand
+                elif need > 0 and gain > 0:
+                    self._judge(rec, False, f"{name}: {gain:+.2f}, not above {need:.2f}{note}")
                 else:
-                    self._judge(rec, False, f"{name}: {gain:+.2f}, no gain")
+                    self._judge(rec, False, f"{name}: {gain:+.2f}, no gain{note}")
 
     # -- weights of the result ---------------------------------------------------------
 
@@ -289,6 +367,110 @@ class Search:
                 return torch.load(path, map_location="cpu", weights_only=True)
         out = self._train(Arch.from_dict(self.best.arch), lambda e: None, stoppable=False)
         return out.get("state_dict")
+
+
+MAX_MISCLASSIFIED = 200
+
+
+def final_results(
+    probs, y_test, classes: list[str], best: dict | None, recipe, epochs: int
+) -> dict:
+    """The ``final`` dict from the final model's test probabilities (N, classes).
+
+    Test accuracy and its interval, per-class accuracy on test (and, from the search, on
+    validation), the confusion matrix (rows true class, columns predicted, in ``classes``
+    order) and the misclassified test images, most confident mistakes first (at most 200)."""
+    import numpy as np
+
+    from .stats import per_class, wilson
+
+    probs = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y_test, dtype=np.int64)
+    k = len(classes)
+    pred = probs.argmax(1) if len(probs) else np.zeros(0, dtype=np.int64)
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (y, pred), 1)
+    correct, count = np.diag(matrix).tolist(), matrix.sum(1).tolist()
+    wrong = np.flatnonzero(pred != y)
+    conf = probs[wrong, pred[wrong]] if len(wrong) else np.zeros(0)
+    order = wrong[np.argsort(-conf, kind="stable")][:MAX_MISCLASSIFIED]
+    out = {
+        "test_acc": round(100 * sum(correct) / max(len(y), 1), 4),
+        "test_ci95": wilson(int(sum(correct)), len(y)),
+        "val_acc": (best or {}).get("val_acc"),
+        "val_ci95": (best or {}).get("val_ci95"),
+        "search_test_acc": (best or {}).get("test_acc"),
+        "epochs": epochs,
+        "recipe": recipe.name,
+        "classes": list(classes),
+        "per_class": per_class(correct, count, classes),
+        "per_class_val": None,
+        "test_correct": correct,
+        "test_count": count,
+        "confusion_matrix": matrix.tolist(),
+        "misclassified": [
+            {
+                "index": int(i),
+                "true": classes[int(y[i])],
+                "pred": classes[int(pred[i])],
+                "confidence": round(float(probs[i, pred[i]]), 4),
+            }
+            for i in order
+        ],
+        "misclassified_total": int(len(wrong)),
+    }
+    if best and best.get("val_correct") and best.get("val_count"):
+        out["per_class_val"] = per_class(best["val_correct"], best["val_count"], classes)
+    return out
+
+
+def train_final(
+    search: Search,
+    result: SearchResult,
+    on_event: EventCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> None:
+    """Train the chosen network again from scratch on train + validation with the final
+    recipe, score it once on test, and put its results and weights on ``result``."""
+    recipe = search.config.final_training()
+    data = search.data
+    if recipe is None or result.best is None or data is None:
+        return
+    import torch
+
+    from .augment import Augment
+    from .model import build_model
+    from .space import IMAGENET_STEM_INPUT
+    from .train import DeviceData, candidate_seed, predict, resolve_device, train_candidate
+
+    on_event = on_event or (lambda e: None)
+    arch = Arch.from_dict(result.best["arch"])
+    device = resolve_device(search.config.device)
+    dd = DeviceData(data, device, select="none")  # every training image; nothing held out
+    on_event({"type": "final.started", "epochs": recipe.epochs, "recipe": recipe.name})
+    res = train_candidate(
+        arch,
+        dd,
+        recipe,
+        seed=candidate_seed(search.config.seed, arch) + 1,
+        device=device,
+        on_epoch=lambda e: on_event({"type": "final.epoch", **e}),
+        should_stop=should_stop,
+    )
+    if res.state_dict is None:  # diverged
+        result.final = {"status": res.status, "epochs": res.epochs, "recipe": recipe.name}
+        on_event({"type": "final.finished", "final": result.final})
+        return
+    model = build_model(arch, dd.in_ch, dd.num_classes).to(device)
+    model.load_state_dict(res.state_dict)
+    resize = IMAGENET_STEM_INPUT if arch.stem == "imagenet" else None
+    aug = Augment(dd.mean, dd.std, pad=4, flip=True, resize_to=resize)
+    with torch.no_grad():
+        probs = predict(model, dd.x_test, aug).numpy()
+    final = final_results(probs, data.y_test, data.classes, result.best, recipe, res.epochs)
+    final.update({"status": res.status, "seconds": res.seconds, "train_acc": res.train_acc})
+    result.final, result.final_state = final, res.state_dict
+    on_event({"type": "final.finished", "final": final})
 
 
 def run_search(
@@ -311,4 +493,9 @@ def run_search(
     result = search.run()
     if result.best is not None and result.best_state is None:
         result.best_state = search.best_weights()
+    if not result.cancelled:
+        try:
+            train_final(search, result, on_event, should_stop)
+        except Cancelled:
+            result.cancelled = True  # the search's own winner is kept
     return result

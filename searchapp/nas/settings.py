@@ -31,7 +31,7 @@ class Setting:
     """One user setting: its name, type, default and how to present and bound it."""
 
     name: str
-    kind: type  # int, float or str (the element type for a multiple setting)
+    kind: type  # int, float, str or bool (the element type for a multiple setting)
     default: Any
     label: str
     help: str = ""
@@ -68,6 +68,8 @@ class Setting:
         return self._scalar(raw)
 
     def _scalar(self, raw: Any) -> Any:
+        if self.kind is bool:
+            return self._bool(raw)
         try:
             if isinstance(raw, bool):
                 raise TypeError
@@ -85,6 +87,20 @@ class Setting:
             noun = {int: "an integer", float: "a number", str: "text"}[self.kind]
             raise SettingError(f"{self.name} must be {noun}, got {raw!r}", self.name) from None
 
+    def _bool(self, raw: Any) -> bool:
+        """True/False, 1/0, or the words on/off, yes/no, true/false (a checkbox, a flag)."""
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, int) and raw in (0, 1):
+            return bool(raw)
+        if isinstance(raw, str):
+            word = raw.strip().lower()
+            if word in _TRUE:
+                return True
+            if word in _FALSE:
+                return False
+        raise SettingError(f"{self.name} must be true or false, got {raw!r}", self.name)
+
     def check(self, value: Any) -> None:
         """Raise SettingError (naming this setting) if ``value`` is out of bounds."""
         if value is None:
@@ -98,6 +114,10 @@ class Setting:
             self._check_one(item)
 
     def _check_one(self, v: Any) -> None:
+        if self.kind is bool:
+            if not isinstance(v, bool):
+                raise SettingError(f"{self.name} must be true or false, got {v!r}", self.name)
+            return
         if self.choices and self.strict_choices and v not in self.values:
             allowed = ", ".join(str(c) for c in self.values)
             what = "a subset of" if self.multiple else "one of"
@@ -130,6 +150,10 @@ class Setting:
             d = self.default
             parts.append("default: " + (",".join(map(str, d)) if self.multiple else str(d)))
         return "; ".join(parts)
+
+
+_TRUE = frozenset({"1", "true", "on", "yes"})
+_FALSE = frozenset({"0", "false", "off", "no", ""})
 
 
 def _num(x: float | None) -> str:
@@ -180,7 +204,7 @@ def _kind(hint: Any) -> tuple[type, bool, bool]:
         (hint,) = args
     if typing.get_origin(hint) is tuple:
         return typing.get_args(hint)[0], optional, True
-    assert hint in (int, float, str), f"unsupported setting type {hint!r}"
+    assert hint in (int, float, str, bool), f"unsupported setting type {hint!r}"
     return hint, optional, False
 
 
@@ -218,7 +242,9 @@ def add_arguments(parser: argparse.ArgumentParser, settings: Iterable[Setting]) 
     group = parser.add_argument_group("search settings")
     for s in settings:
         kwargs: dict[str, Any] = {"dest": s.name, "default": None, "help": s.describe()}
-        if s.multiple:
+        if s.kind is bool:  # --noise-aware alone turns it on; --noise-aware off, too
+            kwargs.update(nargs="?", const="true", metavar="on|off")
+        elif s.multiple:
             kwargs["metavar"] = ",".join(str(v) for v in s.values) or "A,B"
         elif s.choices and s.strict_choices:
             kwargs["choices"] = [v for v in s.values if v is not None]

@@ -42,7 +42,12 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 @dataclass
 class Result:
-    """What training one candidate produced."""
+    """What training one candidate produced.
+
+    ``test_acc`` is scored once, after training. ``val_acc`` (None without a validation split)
+    likewise; the per-class lists are in class order. ``val_curve`` / ``test_curve`` hold the
+    selection split's accuracy per epoch (the one early stopping read); the other stays empty.
+    """
 
     train_acc: float
     test_acc: float
@@ -56,6 +61,12 @@ class Result:
     macs: int
     status: str = "ok"  # ok | diverged
     oom_retries: int = 0
+    val_acc: float | None = None
+    val_curve: list[float] = field(default_factory=list)
+    val_correct: list[int] | None = None
+    val_count: list[int] | None = None
+    test_correct: list[int] | None = None
+    test_count: list[int] | None = None
     state_dict: dict | None = field(default=None, repr=False)
 
     def metrics(self) -> dict:
@@ -68,16 +79,39 @@ EpochCallback = Callable[[dict], None]
 
 
 class DeviceData:
-    """The dataset as uint8 (N, C, H, W) tensors on the training device, plus its statistics."""
+    """The dataset as uint8 (N, C, H, W) tensors on the training device, plus its statistics.
 
-    def __init__(self, data: ImageData, device: torch.device):
+    With ``val_idx`` (indices into the training images) those images are the validation split
+    and only ``train_idx`` are trained on. ``select`` names the split that early stopping reads
+    each epoch: "val", "test" (the paper's way) or "none" (no per-epoch evaluation: final
+    training on all the training images, which must not peek at test)."""
+
+    def __init__(
+        self,
+        data: ImageData,
+        device: torch.device,
+        *,
+        train_idx: np.ndarray | None = None,
+        val_idx: np.ndarray | None = None,
+        select: str | None = None,
+    ):
         def to_dev(x: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(device)
 
+        def labels(y: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(y)).long().to(device)
+
         self.device = device
-        self.x_train, self.x_test = to_dev(data.x_train), to_dev(data.x_test)
-        self.y_train = torch.from_numpy(data.y_train).long().to(device)
-        self.y_test = torch.from_numpy(data.y_test).long().to(device)
+        x_tr, y_tr = data.x_train, data.y_train
+        self.x_val = self.y_val = None
+        if val_idx is not None:
+            self.x_val, self.y_val = to_dev(x_tr[val_idx]), labels(y_tr[val_idx])
+        if train_idx is not None:
+            x_tr, y_tr = x_tr[train_idx], y_tr[train_idx]
+        self.x_train, self.x_test = to_dev(x_tr), to_dev(data.x_test)
+        self.y_train = labels(y_tr)
+        self.y_test = labels(data.y_test)
+        self.select = select or ("val" if self.x_val is not None else "test")
         self.mean, self.std = channel_stats(self.x_train)
         self.num_classes = data.num_classes
         self.image_size = data.image_size
@@ -129,6 +163,43 @@ def evaluate(
         correct += (out.argmax(1) == yb).sum()
     n = max(len(x), 1)
     return 100.0 * correct.item() / n, loss_sum.item() / n
+
+
+@torch.no_grad()
+def score(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    aug: Augment,
+    num_classes: int,
+    batch_size: int = 1024,
+    autocast: bool = False,
+) -> tuple[float, list[int], list[int]]:
+    """Accuracy (percent), per-class correct counts and per-class image counts on x, y."""
+    model.eval()
+    correct = torch.zeros(num_classes, dtype=torch.long, device=x.device)
+    for i in range(0, len(x), batch_size):
+        xb = aug(x[i : i + batch_size], train=False)
+        yb = y[i : i + batch_size]
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+            out = model(xb)
+        hit = out.float().argmax(1) == yb
+        correct += torch.bincount(yb[hit], minlength=num_classes)
+    count = torch.bincount(y, minlength=num_classes).tolist()
+    correct_l = correct.tolist()
+    return 100.0 * sum(correct_l) / max(len(y), 1), correct_l, count
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module, x: torch.Tensor, aug: Augment, batch_size: int = 1024
+) -> torch.Tensor:
+    """Class probabilities (N, classes), float32 on the CPU, in eval mode."""
+    model.eval()
+    outs = []
+    for i in range(0, len(x), batch_size):
+        outs.append(torch.softmax(model(aug(x[i : i + batch_size], train=False)).float(), 1))
+    return torch.cat(outs).cpu() if outs else torch.zeros(0)
 
 
 def train_candidate(
@@ -258,8 +329,11 @@ def _train_once(
 
     start = time.perf_counter()
     loss_curve: list[float] = []
-    test_curve: list[float] = []
-    train_acc = test_acc = 0.0
+    sel_curve: list[float] = []  # the selection split's accuracy per epoch
+    x_sel, y_sel = {"val": (dd.x_val, dd.y_val), "test": (dd.x_test, dd.y_test)}.get(
+        dd.select, (None, None)
+    )
+    train_acc = sel_acc = 0.0
     status, step, epoch = "ok", 0, 0
     for epoch in range(1, recipe.epochs + 1):
         if opts.should_stop is not None and opts.should_stop():
@@ -287,26 +361,52 @@ def _train_once(
         train_acc = 100.0 * correct.item() / n
         loss_curve.append(mean_loss)
         if not math.isfinite(mean_loss):
-            status, test_acc = "diverged", 0.0
-        elif epoch == recipe.epochs or epoch % recipe.eval_every == 0 or recipe.plateau_patience:
-            test_acc, _ = evaluate(
-                model, dd.x_test, dd.y_test, aug, batch_size=opts.eval_batch, autocast=autocast
+            status, sel_acc = "diverged", 0.0
+        elif x_sel is not None and (
+            epoch == recipe.epochs or epoch % recipe.eval_every == 0 or recipe.plateau_patience
+        ):
+            sel_acc, _ = evaluate(
+                model, x_sel, y_sel, aug, batch_size=opts.eval_batch, autocast=autocast
             )
-        test_curve.append(test_acc)
-        _report(opts.on_epoch, epoch, recipe.epochs, mean_loss, train_acc, test_acc)
-        if status == "diverged" or early_stop.done(epoch, step, train_acc, test_acc):
+        if x_sel is not None:
+            sel_curve.append(sel_acc)
+        accs = {dd.select: sel_acc} if x_sel is not None else {}
+        _report(opts.on_epoch, epoch, recipe.epochs, mean_loss, train_acc, accs)
+        if status == "diverged" or early_stop.done(epoch, step, train_acc, sel_acc):
             break
+    # Each split is scored once, after training: test only for display, never for a decision.
+    scores = {}
+    for name, x, y in (("val", dd.x_val, dd.y_val), ("test", dd.x_test, dd.y_test)):
+        if x is None:
+            continue
+        if status == "diverged":
+            scores[name] = (
+                0.0,
+                [0] * dd.num_classes,
+                torch.bincount(y, minlength=dd.num_classes).tolist(),
+            )
+        else:
+            scores[name] = score(model, x, y, aug, dd.num_classes, opts.eval_batch, autocast)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     state = None
     if opts.keep_state and status == "ok":
         state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    val = scores.get("val", (None, None, None))
+    test_acc, test_correct, test_count = scores["test"]
+    curve = [round(v, 4) for v in sel_curve]
     return Result(
         train_acc=round(train_acc, 4),
         test_acc=round(test_acc, 4),
         loss_curve=[round(v, 6) if math.isfinite(v) else None for v in loss_curve],
-        test_curve=[round(v, 4) for v in test_curve],
+        test_curve=curve if dd.select == "test" else [],
+        val_curve=curve if dd.select == "val" else [],
+        val_acc=None if val[0] is None else round(val[0], 4),
+        val_correct=val[1],
+        val_count=val[2],
+        test_correct=test_correct,
+        test_count=test_count,
         epochs=epoch,
         batch_size=batch,
         seconds=round(seconds, 3),
@@ -318,14 +418,17 @@ def _train_once(
     )
 
 
-def _report(cb, epoch, epochs, loss, train_acc, test_acc) -> None:
+def _report(cb, epoch, epochs, loss, train_acc, accs: dict) -> None:
+    """The epoch event. With a validation split it carries ``val_acc`` (and ``test_acc``
+    None: test is not read during training); else ``test_acc`` as the paper's way does."""
     if cb is not None:
-        cb(
-            {
-                "epoch": epoch,
-                "epochs": epochs,
-                "loss": round(loss, 6) if math.isfinite(loss) else None,
-                "train_acc": round(train_acc, 4),
-                "test_acc": round(test_acc, 4),
-            }
-        )
+        event = {
+            "epoch": epoch,
+            "epochs": epochs,
+            "loss": round(loss, 6) if math.isfinite(loss) else None,
+            "train_acc": round(train_acc, 4),
+        }
+        if "val" in accs:
+            event["val_acc"] = round(accs["val"], 4)
+        event["test_acc"] = round(accs["test"], 4) if "test" in accs else None
+        cb(event)

@@ -101,9 +101,10 @@ def _run(search: Search, lease: Lease) -> dict:
     # A candidate interrupted by Cancel never finished; it is not part of the result.
     search.candidates.filter(status=Candidate.RUNNING).delete()
     outputs = {}
-    if result.best and result.best_state is not None:
-        paths = write_outputs(result, data, out_dir)
+    if result.best and result.model_state is not None:
+        paths = write_outputs(result, data, out_dir)  # the final model's weights when trained
         outputs = _relative_outputs(paths)
+    Search.objects.filter(pk=search.pk).update(final=result.final or {})
     shutil.rmtree(work_dir, ignore_errors=True)
     status = Search.Status.CANCELLED if result.cancelled else Search.Status.FINISHED
     best_index = result.best["index"] if result.best else None
@@ -141,7 +142,10 @@ class EventRecorder:
             "candidate.started": self.started,
             "candidate.epoch": self.epoch,
             "candidate.finished": self.finished,
+            "final.epoch": self.final_epoch,
         }.get(kind)
+        if kind == "final.started":  # the winner's final training: a phase of its own
+            kind, handler, event = "search.phase", self.phase, {"phase": "final"}
         if kind == "search.finished":
             self.best(event)  # the job announces the end once the weights are written
         elif handler is not None:
@@ -162,8 +166,15 @@ class EventRecorder:
         search.save(update_fields=["progress"])
         return {"candidate": candidate_json(candidate)}
 
+    def final_epoch(self, search: Search, event: dict) -> dict:
+        """An epoch of the final training: {"phase": "final", epoch, epochs, loss, train_acc}."""
+        progress = {k: event.get(k) for k in ("epoch", "epochs", "loss", "train_acc")}
+        search.progress = progress | {"phase": "final"}
+        search.save(update_fields=["progress"])
+        return search.progress
+
     def epoch(self, search: Search, event: dict) -> dict:
-        fields = ("index", "epoch", "epochs", "loss", "train_acc", "test_acc")
+        fields = ("index", "epoch", "epochs", "loss", "train_acc", "val_acc", "test_acc")
         progress = {k: event.get(k) for k in fields}
         progress["phase"] = (search.progress or {}).get("phase", search.phase)
         search.progress = progress

@@ -91,10 +91,13 @@ def epochs(p) -> str:
 @register.filter
 def progress(p) -> str:
     """A search's progress: 'Candidate 3 (depth): epoch 2/5, test 61.25%'."""
+    epoch = f"epoch {p.get('epoch') or 0}/{p.get('epochs') or '?'}" if p else ""
+    if p and p.get("phase") == "final":
+        return f"Final training of the chosen network: {epoch}"
     if not p or _missing(p.get("index")):
         return "waiting for the worker…"
-    epoch = f"epoch {p.get('epoch') or 0}/{p.get('epochs') or '?'}"
-    return f"Candidate {p['index']} ({p.get('phase') or ''}): {epoch}{_test_acc(p)}"
+    val = "" if _missing(p.get("val_acc")) else f", validation {pct(p['val_acc'])}"
+    return f"Candidate {p['index']} ({p.get('phase') or ''}): {epoch}{val}{_test_acc(p)}"
 
 
 @register.filter
@@ -113,3 +116,45 @@ def counts(c) -> str:
 def problem(p) -> str:
     """A suite entry that was not made: 'CIFAR-10: skipped — why'."""
     return f"{p['name']}: {p['status']} — {p['message']}" if p else ""
+
+
+@register.filter
+def ci(value) -> str:
+    """A 95% interval [low, high] in percent: ' (95% CI 61.2–70.3)', or nothing without one."""
+    if not isinstance(value, list | tuple) or len(value) != 2 or any(_missing(v) for v in value):
+        return ""
+    return f" (95% CI {_fixed(value[0], 1)}–{_fixed(value[1], 1)})"
+
+
+@register.filter
+def pctci(c, key: str = "test_acc") -> str:
+    """An accuracy with its interval: '65.00% (95% CI 55.3–73.6)'; a dash without a record."""
+    return f"{pct(c.get(key))}{ci(c.get(f'{key}_ci95'))}" if c else DASH
+
+
+@register.filter
+def confidence(value) -> str:
+    """A probability (0-1) as a confidence: '93% sure', or nothing."""
+    return "" if _missing(value) else f"{_round(float(value) * 100)}% sure"
+
+
+@register.filter
+def split(value) -> str:
+    """Which split chose the architecture: 'validation' or 'test' (as the paper does)."""
+    if value == "validation":
+        return "validation split (carved from the training images)"
+    return "test split (as the paper does)" if value == "test" else DASH
+
+
+@register.filter
+def finalacc(f) -> str:
+    """The final model's test accuracy with its interval, or a dash before (or without) one."""
+    if not f or _missing(f.get("test_acc")):
+        return DASH
+    return f"{pct(f['test_acc'])}{ci(f.get('test_ci95'))}"
+
+
+@register.filter
+def valacc(c) -> str:
+    """A candidate's validation accuracy with its interval (a dash when not scored on one)."""
+    return pctci(c, "val_acc") if c and not _missing(c.get("val_acc")) else DASH

@@ -35,11 +35,14 @@ export function seconds(v) {
 /** A baseline's last epoch report {epoch, epochs, test_acc}: "epoch 2/5, test 61.25%", or "". */
 export const epochs = (p) => (p && p.epoch ? "epoch " + p.epoch + "/" + p.epochs + testAcc(p) : "");
 
-/** A search's progress {index, phase, epoch, epochs, test_acc}: "Candidate 3 (depth): epoch 2/5". */
+/** A search's progress {index, phase, epoch, epochs, val_acc, test_acc}: "Candidate 3 (depth): epoch 2/5",
+ * or the final training's {phase: "final", epoch, epochs}. */
 export function progress(p) {
+  const epoch = p ? "epoch " + (p.epoch || 0) + "/" + (p.epochs || "?") : "";
+  if (p && p.phase === "final") return "Final training of the chosen network: " + epoch;
   if (!p || missing(p.index)) return "waiting for the worker…";
-  const epoch = "epoch " + (p.epoch || 0) + "/" + (p.epochs || "?");
-  return "Candidate " + p.index + " (" + text(p.phase) + "): " + epoch + testAcc(p);
+  const val = missing(p.val_acc) ? "" : ", validation " + pct(p.val_acc);
+  return "Candidate " + p.index + " (" + text(p.phase) + "): " + epoch + val + testAcc(p);
 }
 
 /** A candidate's size and accuracy: "12,345 params · 71.25%". */
@@ -53,3 +56,32 @@ export const counts = (c) =>
 
 /** A suite entry that was not made {name, status, message}: "CIFAR-10: skipped — why". */
 export const problem = (p) => (p ? p.name + ": " + p.status + " — " + p.message : "");
+
+/** A 95% interval [low, high] in percent: " (95% CI 61.2–70.3)", or nothing without one. */
+export const ci = (v) =>
+  Array.isArray(v) && v.length === 2 && !missing(v[0]) && !missing(v[1])
+    ? " (95% CI " + fixed(v[0], 1) + "–" + fixed(v[1], 1) + ")"
+    : "";
+
+/** An accuracy with its interval: "65.00% (95% CI 55.3–73.6)"; the interval from `<key>_ci95`. */
+export function pctci(c, key) {
+  const k = typeof key === "string" ? key : "test_acc"; // not an index (Array.map's second argument)
+  return c ? pct(c[k]) + ci(c[k + "_ci95"]) : DASH;
+}
+
+/** Which split chose the architecture: "validation" or "test" (as the paper does). */
+export const split = (v) =>
+  v === "validation"
+    ? "validation split (carved from the training images)"
+    : v === "test"
+      ? "test split (as the paper does)"
+      : DASH;
+
+/** The final model's test accuracy with its interval, or a dash before (or without) one. */
+export const finalacc = (f) => (f && !missing(f.test_acc) ? pct(f.test_acc) + ci(f.test_ci95) : DASH);
+
+/** A probability (0-1) as a confidence: "93% sure", or nothing. */
+export const confidence = (v) => (missing(v) ? "" : Math.round(Number(v) * 100) + "% sure");
+
+/** A candidate's validation accuracy with its interval (a dash when it was not scored on one). */
+export const valacc = (c) => (c && !missing(c.val_acc) ? pctci(c, "val_acc") : DASH);

@@ -4,6 +4,7 @@
 import * as format from "./format.js";
 import { connect } from "./live.js";
 import { fill, render, upsert } from "./rows.js";
+import { setUpTryIt } from "./tryit.js";
 
 const page = document.getElementById("search-page");
 const $ = (id) => document.getElementById(id);
@@ -16,6 +17,7 @@ const state = {
   candidates: new Map(), // index -> finished candidate
   baselines: [],
   chart: null,
+  chartPending: false,
 };
 
 // ---------------------------------------------------------------- chart
@@ -26,6 +28,7 @@ function makeChart() {
   const accepted = (ctx) => ctx.raw && ctx.raw.accepted;
   return new Chart(canvas, {
     type: "scatter",
+    plugins: [errorBars],
     data: {
       datasets: PHASES.map((p) => ({
         label: p,
@@ -39,6 +42,8 @@ function makeChart() {
     },
     options: {
       animation: false,
+      parsing: false, // points are {x, y} already: no parsing pass over every point on update
+      normalized: true,
       maintainAspectRatio: false,
       scales: {
         x: { type: "logarithmic", title: { display: true, text: "parameters" } },
@@ -48,7 +53,7 @@ function makeChart() {
         tooltip: {
           callbacks: {
             label: (ctx) =>
-              "#" + ctx.raw.index + " " + ctx.raw.arch + ": " + format.pct(ctx.raw.y) + ", " +
+              "#" + ctx.raw.index + " " + ctx.raw.arch + ": " + format.pct(ctx.raw.y) + format.ci(ctx.raw.ci) + ", " +
               format.num(ctx.raw.x) + " params" + (ctx.raw.accepted ? " (accepted)" : ""),
           },
         },
@@ -57,33 +62,102 @@ function makeChart() {
   });
 }
 
+const hasAcc = (c) => c.test_acc !== null && c.test_acc !== undefined;
+const point = (c) => ({
+  x: c.params,
+  y: c.test_acc,
+  index: c.index,
+  arch: c.arch_short,
+  accepted: c.accepted,
+  ci: c.test_ci95 || null,
+});
+const datasetOf = (c) => state.chart.data.datasets[Math.max(0, PHASES.indexOf(c.phase))];
+
+/** The whole chart from state.candidates (a snapshot). */
 function redrawChart() {
   if (!state.chart) return;
   const byPhase = Object.fromEntries(PHASES.map((p) => [p, []]));
   for (const c of [...state.candidates.values()].sort((a, b) => a.index - b.index)) {
-    if (c.test_acc === null || c.test_acc === undefined) continue;
-    const point = { x: c.params, y: c.test_acc, index: c.index, arch: c.arch_short, accepted: c.accepted };
-    (byPhase[c.phase] || byPhase.depth).push(point);
+    if (hasAcc(c)) (byPhase[c.phase] || byPhase.depth).push(point(c));
   }
   state.chart.data.datasets.forEach((ds) => (ds.data = byPhase[ds.label]));
-  state.chart.update();
+  state.chart.update("none");
 }
+
+/** One finished candidate: its point pushed (or replaced), without rebuilding the datasets. */
+function addPoint(c) {
+  if (!state.chart || !hasAcc(c)) return;
+  const data = datasetOf(c).data;
+  const at = data.findIndex((p) => p.index === c.index);
+  if (at >= 0) data[at] = point(c);
+  else data.push(point(c));
+  scheduleChartUpdate();
+}
+
+/** One chart update per animation frame, however many points arrived in it. */
+function scheduleChartUpdate() {
+  if (state.chartPending) return;
+  state.chartPending = true;
+  requestAnimationFrame(() => {
+    state.chartPending = false;
+    state.chart.update("none");
+  });
+}
+
+/** Chart.js plugin: each point's 95% interval as a vertical bar (when the candidate has one). */
+const errorBars = {
+  id: "errorBars",
+  afterDatasetsDraw(chart) {
+    const { ctx, scales } = chart;
+    ctx.save();
+    chart.data.datasets.forEach((ds, di) => {
+      const meta = chart.getDatasetMeta(di);
+      if (meta.hidden) return;
+      ctx.strokeStyle = ds.borderColor;
+      ctx.lineWidth = 1;
+      ds.data.forEach((p, i) => {
+        if (!p.ci || !meta.data[i]) return;
+        const x = meta.data[i].x;
+        const lo = scales.y.getPixelForValue(p.ci[0]);
+        const hi = scales.y.getPixelForValue(p.ci[1]);
+        ctx.beginPath();
+        ctx.moveTo(x, lo);
+        ctx.lineTo(x, hi);
+        ctx.moveTo(x - 3, lo);
+        ctx.lineTo(x + 3, lo);
+        ctx.moveTo(x - 3, hi);
+        ctx.lineTo(x + 3, hi);
+        ctx.stroke();
+      });
+    });
+    ctx.restore();
+  },
+};
 
 // ---------------------------------------------------------------- candidates and the best one
 
-function showCandidate(c) {
-  if (c.status === "running") return;
+/** One finished candidate's row. A new last candidate (the usual case) is appended; only an
+ * out-of-order or repeated one looks for its place. Returns whether it was drawn. */
+function showCandidate(c, body = $("candidates-table").tBodies[0]) {
+  if (c.status === "running") return false;
+  const known = state.candidates.has(c.index);
   state.candidates.set(c.index, c);
   const row = render("candidate-row", c);
   row.dataset.index = String(c.index);
   row.classList.toggle("accepted", Boolean(c.accepted));
-  upsert($("candidates-table").tBodies[0], row, "index");
-  $("candidate-count").textContent = String(state.candidates.size);
+  const last = body.lastElementChild;
+  if (!known && (!last || Number(last.dataset.index) < c.index)) body.appendChild(row);
+  else upsert(body, row, "index");
+  return true;
 }
 
 function showBest(best) {
   $("best-table").tBodies[0].replaceChildren(...(best.table || []).map((r) => render("layer-row", r)));
   fill($("best-params"), { best });
+}
+
+function showCount() {
+  $("candidate-count").textContent = String(state.candidates.size);
 }
 
 // ---------------------------------------------------------------- status, progress, summary
@@ -96,8 +170,10 @@ function showStatus(status) {
 
 function showProgress(p, active) {
   const bar = $("epoch-bar");
-  $("epoch-progress").hidden = !active;
-  $("epoch-text").textContent = active ? format.progress(p) : "–";
+  const box = $("epoch-progress");
+  box.hidden = !active;
+  box.style.display = active ? "" : "none"; // whatever the (possibly cached) stylesheet says
+  $("epoch-text").textContent = active ? format.progress(p) : "";
   bar.max = (active && p && p.epochs) || 1;
   bar.value = (active && p && p.epoch) || 0;
 }
@@ -136,6 +212,21 @@ function showSearch(s) {
   const dl = s.downloads || {};
   if (dl.pt) downloadLink("download-pt", dl.pt, "Download weights (.pt)");
   if (dl.onnx) downloadLink("download-onnx", dl.onnx, "Download ONNX (.onnx)");
+  if (dl.onnx && $("try-it")) $("try-it").hidden = false;
+  if (s.final && s.final.test_acc != null && !$("per-class-table")) loadFinalSection();
+}
+
+/** The final model's results, as the server renders them, swapped in without a reload. */
+async function loadFinalSection() {
+  try {
+    const r = await fetch(location.pathname, { credentials: "same-origin" });
+    if (!r.ok) return;
+    const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+    const fresh = doc.getElementById("final-section");
+    if (fresh && $("final-section")) $("final-section").replaceWith(document.adoptNode(fresh));
+  } catch (e) {
+    // the results are on the page after a reload anyway
+  }
 }
 
 // ---------------------------------------------------------------- baselines
@@ -163,9 +254,10 @@ function showBaselines(rows) {
 
 function applySnapshot(snap) {
   state.candidates.clear();
-  $("candidates-table").tBodies[0].replaceChildren();
-  (snap.candidates || []).forEach(showCandidate);
-  $("candidate-count").textContent = String(state.candidates.size);
+  const body = document.createElement("tbody"); // built off the page, swapped in once
+  (snap.candidates || []).forEach((c) => showCandidate(c, body));
+  $("candidates-table").tBodies[0].replaceWith(body);
+  showCount();
   showSearch(snap.search);
   if (snap.baselines) showBaselines(snap.baselines);
   redrawChart();
@@ -182,13 +274,17 @@ function applyEvent(msg) {
       showProgress({ index: msg.candidate.index, phase: msg.candidate.phase, epoch: 0 }, true);
       break;
     case "candidate.epoch":
+    case "final.epoch": // the chosen network's final training ({phase: "final", epoch, epochs})
       showStatus("running");
       showProgress(msg, true);
       break;
     case "candidate.finished":
-      showCandidate(msg.candidate);
-      if (msg.best) showBest(msg.best);
-      redrawChart();
+      if (showCandidate(msg.candidate)) addPoint(msg.candidate);
+      showCount();
+      if (msg.best) {
+        showBest(msg.best);
+        fill($("baseline-mininas"), { best: msg.best });
+      }
       break;
     case "search.finished":
       showSearch(msg.search);
@@ -206,6 +302,7 @@ function applyEvent(msg) {
 // ---------------------------------------------------------------- start
 
 if (page) {
+  setUpTryIt($("try-it"));
   state.chart = makeChart();
   applySnapshot(JSON.parse($("search-snapshot").textContent));
   window.miniNAS = connect({

@@ -108,3 +108,37 @@ def test_bad_input_gives_a_one_line_reason_and_exit_2(tmp_path, setup, extra, me
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_it_selects_on_validation_trains_a_final_model_and_takes_the_issue_10_flags(tmp_path):
+    data = write_folder(tmp_path / "data", make_data())
+    out = tmp_path / "out"
+    proc = cli("search", data, "--out", out, *TINY, "--final-epochs", 1, "--val-frac", 0.2)
+    assert proc.returncode == 0, proc.stderr
+    assert "chosen on validation" in proc.stdout and "final model" in proc.stdout
+    result = json.loads((out / "result.json").read_text())
+    assert result["selection_split"] == "validation"
+    assert {"test_acc", "test_ci95", "epochs", "recipe", "per_class", "confusion_matrix"} <= set(
+        result["final"]
+    )
+    c = result["candidates"][0]
+    assert len(c["val_ci95"]) == 2 and len(c["test_ci95"]) == 2 and c["val_acc"] is not None
+
+    out2 = tmp_path / "paper"
+    proc = cli(
+        "search",
+        data,
+        "--out",
+        out2,
+        *TINY,
+        "--select-on",
+        "test",
+        "--final-epochs",
+        0,
+        "--noise-aware",
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out2 / "result.json").read_text())
+    assert result["selection_split"] == "test" and result["final"] is None
+    assert result["config"]["noise_aware"] is True
+    assert all(c["val_acc"] is None for c in result["candidates"])

@@ -39,8 +39,11 @@ ROUTES: dict[str, tuple[str, int | None]] = {
     "searchapp-dataset-thumb": ("dataset", 200),
     "searchapp-searches": ("mine", 200),
     "searchapp-search-new": ("mine", 200),
+    "searchapp-search-compare": ("mine", 200),  # none picked: how to pick
     "searchapp-search": ("search", 200),
     "searchapp-search-cancel": ("search", 302),
+    "searchapp-search-mistakes": ("search", 200),
+    "searchapp-search-test-image": ("search", 200),
     "searchapp-search-delete": ("search", 200),  # GET: the confirmation page
     "searchapp-download": ("search", 200),
     "searchapp-derive": ("mine", 200),
@@ -62,6 +65,7 @@ ROUTES: dict[str, tuple[str, int | None]] = {
     "api-search": ("search", 200),
     "api-search-cancel": ("search", 200),
     "api-search-weights": ("search", 200),
+    "api-search-predict": ("search", 400),  # no images sent
     "login": ("public", None),
     "logout": ("public", None),
 }
@@ -120,6 +124,8 @@ def _url(pattern, objects) -> str:
         kwargs["name"] = "0_0"
     if "fmt" in groups:
         kwargs["fmt"] = "pt"
+    if "index" in groups:
+        kwargs["index"] = 0
     unknown = set(groups) - set(kwargs)
     assert not unknown, f"{pattern.name}: teach _url the kwargs {unknown}"
     return reverse(pattern.name, kwargs=kwargs)

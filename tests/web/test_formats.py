@@ -27,10 +27,18 @@ CASES = [
     ("epochs", [None, {}, {"epoch": 2, "epochs": 5, "test_acc": 50.0}, {"epoch": 1, "epochs": 3}]),
     ("progress", [None, {}, {"index": 3, "phase": "depth", "epoch": 0}]),
     ("progress", [{"index": 1, "phase": "width", "epoch": 2, "epochs": 4, "test_acc": 55.555}]),
+    ("progress", [{"index": 2, "phase": "op", "epoch": 1, "epochs": 4, "val_acc": 61.0}]),
+    ("progress", [{"phase": "final", "epoch": 3, "epochs": 15, "train_acc": 80.0}]),
     ("score", [None, {"params": 1000, "test_acc": 70.0}]),
     ("counts", [None, {}, {"created": 21, "skipped": 10}]),
     ("problem", [None, {"name": "CIFAR-10", "status": "skipped", "message": "no archive"}]),
     ("yesno", [True, False, "", "/datasets/1/"]),
+    ("split", [None, "validation", "test"]),
+    ("valacc", [None, {"test_acc": 50.0}, {"val_acc": 70.0, "val_ci95": [50.1, 84.6]}]),
+    ("finalacc", [None, {}, {"test_acc": 81.5}, {"test_acc": 81.5, "test_ci95": [72.04, 88.33]}]),
+    ("confidence", [None, 0.5, 0.934, 1]),
+    ("ci", [None, [], [61.25, 70.349], [0, 100], [None, 3]]),
+    ("pctci", [None, {"test_acc": 65.0}, {"test_acc": 65.0, "test_ci95": [55.31, 73.65]}]),
 ]
 RUN_JS = """
 const [url, cases] = [process.argv[1], JSON.parse(process.argv[2])];

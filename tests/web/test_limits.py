@@ -31,6 +31,7 @@ def _post(client, dataset, **settings):
 
 def _form(dataset, **settings):
     data = {"dataset": dataset.pk, **TINY_SEARCH, "l_gain": 0.5, "l_drop": 0.25, "c_drop": 0.5}
+    data |= {"select_on": "validation", "val_frac": 0.1}  # as the page's form submits them
     data.update(settings)
     return data
 

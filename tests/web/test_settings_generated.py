@@ -20,8 +20,12 @@ def _non_default(s) -> str:
         return str(s.values[0])
     if s.choices:
         return str(next(v for v in s.values if v != s.default))
+    if s.kind is bool:
+        return "off" if s.default else "on"
     if s.default is None:
         return str(s.kind(s.lo + 1 if s.hi is None else (s.lo + s.hi) / 2))
+    if s.hi is not None and s.default + 1 > s.hi:  # a share: halfway to the bound
+        return str(s.kind((s.default + s.hi) / 2))
     return str(s.default + 1)
 
 

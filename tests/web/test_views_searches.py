@@ -27,6 +27,10 @@ def _form(dataset, **changes):
         "seed": 0,
         "device": "auto",
         "stem": "",
+        "select_on": "validation",
+        "val_frac": 0.1,
+        "final_recipe": "",
+        "final_epochs": "",
     }
     data.update(changes)
     return data
