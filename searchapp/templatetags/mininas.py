@@ -129,7 +129,8 @@ def ci(value) -> str:
 @register.filter
 def pctci(c, key: str = "test_acc") -> str:
     """An accuracy with its interval: '65.00% (95% CI 55.3–73.6)'; a dash without a record."""
-    return f"{pct(c.get(key))}{ci(c.get(f'{key}_ci95'))}" if c else DASH
+    # "test_acc" -> its interval "test_ci95", "val_acc" -> "val_ci95" (the record's names)
+    return f"{pct(c.get(key))}{ci(c.get(key.removesuffix('_acc') + '_ci95'))}" if c else DASH
 
 
 @register.filter

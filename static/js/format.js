@@ -66,7 +66,7 @@ export const ci = (v) =>
 /** An accuracy with its interval: "65.00% (95% CI 55.3–73.6)"; the interval from `<key>_ci95`. */
 export function pctci(c, key) {
   const k = typeof key === "string" ? key : "test_acc"; // not an index (Array.map's second argument)
-  return c ? pct(c[k]) + ci(c[k + "_ci95"]) : DASH;
+  return c ? pct(c[k]) + ci(c[k.replace(/_acc$/, "") + "_ci95"]) : DASH; // test_acc -> test_ci95
 }
 
 /** Which split chose the architecture: "validation" or "test" (as the paper does). */
