@@ -39,8 +39,13 @@ def is_upload_route(path_info: str) -> bool:
 
 def body_limit(path_info: str) -> int:
     """Bytes a request body to `path_info` may hold."""
+    return limit_for(is_upload_route(path_info))
+
+
+def limit_for(upload: bool) -> int:
+    """Bytes a request body may hold on an upload route, or on any other."""
     small = min(settings.REQUEST_MAX_BYTES, settings.UPLOAD_MAX_REQUEST_BYTES)
-    return settings.UPLOAD_MAX_REQUEST_BYTES if is_upload_route(path_info) else small
+    return settings.UPLOAD_MAX_REQUEST_BYTES if upload else small
 
 
 def has_credentials(headers: dict[bytes, bytes]) -> bool:
@@ -92,12 +97,13 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         path = scope["path"][len(scope.get("root_path", "")) :] or "/"
         headers = dict(scope["headers"])
-        if is_upload_route(path) and not has_credentials(headers):
+        upload = is_upload_route(path)  # the URL is resolved once per request
+        if upload and not has_credentials(headers):
             log.warning(
                 "401 %s %s: an upload without credentials; body not read", scope["method"], path
             )
             return await self._refuse(send, path, 401, "sign in first, or send an API token")
-        limit = body_limit(path)
+        limit = limit_for(upload)
         raw = headers.get(b"content-length", b"").decode("latin-1")
         refused = length_refusal(raw, limit)
         if refused:

@@ -1,4 +1,5 @@
 // Compare page: every candidate of the compared searches on one scatter chart, one colour each.
+import { accuracyChartOptions, pointStyles } from "./chart.js";
 import * as format from "./format.js";
 
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
@@ -7,7 +8,9 @@ const source = document.getElementById("compare-data");
 
 if (canvas && source && typeof Chart !== "undefined") {
   const searches = JSON.parse(source.textContent);
-  const accepted = (ctx) => ctx.raw && ctx.raw.accepted;
+  const label = (ctx) =>
+    ctx.dataset.label + " #" + ctx.raw.index + " " + ctx.raw.arch + ": " + format.pct(ctx.raw.y) +
+    ", " + format.num(ctx.raw.x) + " params";
   new Chart(canvas, {
     type: "scatter",
     data: {
@@ -18,26 +21,9 @@ if (canvas && source && typeof Chart !== "undefined") {
           .map((c) => ({ x: c.params, y: c.test_acc, index: c.index, arch: c.arch_short, accepted: c.accepted })),
         backgroundColor: COLOURS[i % COLOURS.length],
         borderColor: COLOURS[i % COLOURS.length],
-        pointStyle: (ctx) => (accepted(ctx) ? "star" : "circle"),
-        pointRadius: (ctx) => (accepted(ctx) ? 8 : 4),
+        ...pointStyles,
       })),
     },
-    options: {
-      animation: false,
-      maintainAspectRatio: false,
-      scales: {
-        x: { type: "logarithmic", title: { display: true, text: "parameters" } },
-        y: { title: { display: true, text: "test accuracy (%)" } },
-      },
-      plugins: {
-        tooltip: {
-          callbacks: {
-            label: (ctx) =>
-              ctx.dataset.label + " #" + ctx.raw.index + " " + ctx.raw.arch + ": " + format.pct(ctx.raw.y) +
-              ", " + format.num(ctx.raw.x) + " params",
-          },
-        },
-      },
-    },
+    options: accuracyChartOptions(label),
   });
 }

@@ -2,6 +2,7 @@
 // phases, progress) and its baselines' (baseline.progress, baseline.finished). Rows are clones of
 // the page's <template> elements, filled by rows.js, so they match the server's rows.
 import * as format from "./format.js";
+import { accuracyChartOptions, pointStyles } from "./chart.js";
 import { connect } from "./live.js";
 import { fill, render, upsert } from "./rows.js";
 import { setUpTryIt } from "./tryit.js";
@@ -25,7 +26,9 @@ const state = {
 function makeChart() {
   const canvas = $("candidates-chart");
   if (!canvas || typeof Chart === "undefined") return null;
-  const accepted = (ctx) => ctx.raw && ctx.raw.accepted;
+  const label = (ctx) =>
+    "#" + ctx.raw.index + " " + ctx.raw.arch + ": " + format.pct(ctx.raw.y) + format.ci(ctx.raw.ci) + ", " +
+    format.num(ctx.raw.x) + " params" + (ctx.raw.accepted ? " (accepted)" : "");
   return new Chart(canvas, {
     type: "scatter",
     plugins: [errorBars],
@@ -35,29 +38,13 @@ function makeChart() {
         data: [],
         backgroundColor: COLOURS[p],
         borderColor: COLOURS[p],
-        pointStyle: (ctx) => (accepted(ctx) ? "star" : "circle"),
-        pointRadius: (ctx) => (accepted(ctx) ? 9 : 4),
-        pointBorderWidth: (ctx) => (accepted(ctx) ? 2 : 1),
+        ...pointStyles,
       })),
     },
     options: {
-      animation: false,
+      ...accuracyChartOptions(label),
       parsing: false, // points are {x, y} already: no parsing pass over every point on update
       normalized: true,
-      maintainAspectRatio: false,
-      scales: {
-        x: { type: "logarithmic", title: { display: true, text: "parameters" } },
-        y: { title: { display: true, text: "test accuracy (%)" } },
-      },
-      plugins: {
-        tooltip: {
-          callbacks: {
-            label: (ctx) =>
-              "#" + ctx.raw.index + " " + ctx.raw.arch + ": " + format.pct(ctx.raw.y) + format.ci(ctx.raw.ci) + ", " +
-              format.num(ctx.raw.x) + " params" + (ctx.raw.accepted ? " (accepted)" : ""),
-          },
-        },
-      },
     },
   });
 }

@@ -8,13 +8,12 @@ import asyncio
 import json
 
 import pytest
-from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from mininas_web.redis_server import RedisServer, free_port
 from searchapp.routing import websocket_urlpatterns
-from searchapp.tasks import broadcast
+from tests.web.sockets import record_phase
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,17 +30,6 @@ def own_redis(tmp_path, settings):
     }
     yield server
     server.stop()
-
-
-@database_sync_to_async
-def _event(search_id, phase):
-    def apply(search):
-        search.phase = phase
-        search.status = "running"
-        search.save()
-        return {"phase": phase, "status": "running"}
-
-    return broadcast.record(search_id, "search.phase", apply)
 
 
 class Page:
@@ -100,8 +88,8 @@ class Page:
 async def _two_events(page, search):
     await page.connect()
     assert page.last_seq == 0
-    await _event(search.pk, "depth")
-    await _event(search.pk, "width")
+    await record_phase(search.pk, "depth")
+    await record_phase(search.pk, "width")
     await page.receive()
     await page.receive()
     assert page.applied == [1, 2]
@@ -112,14 +100,14 @@ async def test_a_page_gets_back_in_step_after_a_redis_restart(alice, search, own
     await _two_events(page, search)
 
     own_redis.stop()  # the group and its members are gone with it
-    await _event(search.pk, "op")  # saved; the broadcast fails and is swallowed
+    await record_phase(search.pk, "op")  # saved; the broadcast fails and is swallowed
     closed = await page.receive()  # the socket closes with 1012; the page reconnects...
     assert closed == {"type": "closed", "code": 1012}
     own_redis.start()
     await page.connect()  # ...once Redis is back (the browser retries with backoff)
     assert page.snapshots == [0, 3]  # "op" came with the snapshot
 
-    await _event(search.pk, "kernel")  # live again
+    await record_phase(search.pk, "kernel")  # live again
     msg = await page.receive()
     assert (msg["type"], msg["seq"]) == ("search.phase", 4)
     assert page.applied == [1, 2, 4] and page.last_seq == 4  # 3 via the snapshot: no gap
@@ -133,14 +121,14 @@ async def test_a_page_gets_back_in_step_after_redis_is_flushed(alice, search, ow
     await _two_events(page, search)
 
     redis.Redis.from_url(own_redis.url).flushall()  # group membership gone, sockets open
-    await _event(search.pk, "op")  # sent to a group with no members: silence, no gap
+    await record_phase(search.pk, "op")  # sent to a group with no members: silence, no gap
     assert await page.comm.receive_nothing(timeout=1)
 
     await page.ping()  # the page's periodic ping: rejoins the group, gets what it missed
     msg = await page.receive()
     assert msg["type"] == "snapshot" and msg["seq"] == 3 and msg["search"]["phase"] == "op"
 
-    await _event(search.pk, "kernel")  # live again
+    await record_phase(search.pk, "kernel")  # live again
     msg = await page.receive()
     assert (msg["type"], msg["seq"]) == ("search.phase", 4)
     assert page.applied == [1, 2, 4] and page.snapshots == [0, 3] and page.last_seq == 4

@@ -1,12 +1,14 @@
-"""Socket helpers for tests/web: a communicator signed in as a user, close codes, headers."""
+"""Socket helpers: a communicator signed in as a user, close codes, headers, a recorded event."""
 
 from __future__ import annotations
 
+from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from searchapp.routing import websocket_urlpatterns
+from searchapp.tasks import broadcast
 
 HOST = "localhost:8000"
 ORIGIN = f"http://{HOST}"
@@ -44,3 +46,16 @@ def session_headers(user, origin: str | None = ORIGIN, host: str | None = HOST) 
     if origin is not None:
         headers.append((b"origin", origin.encode()))
     return headers
+
+
+@database_sync_to_async
+def record_phase(search_id: int, phase: str) -> dict:
+    """Save a `search.phase` event on the search and send it, numbered, as the job does."""
+
+    def apply(search):
+        search.phase = phase
+        search.status = "running"
+        search.save()
+        return {"phase": phase, "status": "running"}
+
+    return broadcast.record(search_id, "search.phase", apply)

@@ -9,26 +9,15 @@ from channels.testing import WebsocketCommunicator
 
 from searchapp import baselines as baseline_service
 from searchapp.models import BaselineRun, Candidate, SuiteRun
-from searchapp.tasks import baselines, broadcast, suite
+from searchapp.tasks import baselines, suite
 from tests.web.derive_fixtures import place_cifar
-from tests.web.sockets import close_code, communicator, session_headers
+from tests.web.sockets import close_code, communicator, record_phase, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _communicator(user, search_id, path="/ws/searches/{}/"):
     return communicator(user, path.format(search_id))
-
-
-@database_sync_to_async
-def _phase(search_id, phase):
-    def apply(search):
-        search.phase = phase
-        search.status = "running"
-        search.save()
-        return {"phase": phase, "status": "running"}
-
-    return broadcast.record(search_id, "search.phase", apply)
 
 
 async def test_it_sends_a_snapshot_on_connect(alice, search):
@@ -50,8 +39,8 @@ async def test_it_forwards_events_with_sequence_numbers(alice, search):
     comm = _communicator(alice, search.pk)
     await comm.connect()
     await comm.receive_json_from()
-    await _phase(search.pk, "depth")
-    await _phase(search.pk, "width")
+    await record_phase(search.pk, "depth")
+    await record_phase(search.pk, "width")
     first = await comm.receive_json_from()
     second = await comm.receive_json_from()
     assert (first["type"], first["seq"], first["phase"]) == ("search.phase", 1, "depth")
@@ -64,7 +53,7 @@ async def test_it_resends_a_snapshot_on_request(alice, search, settings):
     comm = _communicator(alice, search.pk)
     await comm.connect()
     await comm.receive_json_from()
-    await _phase(search.pk, "op")
+    await record_phase(search.pk, "op")
     await comm.receive_json_from()
     await comm.send_json_to({"type": "resync"})
     snap = await comm.receive_json_from()
