@@ -1,12 +1,18 @@
-"""`make run`: migrate, start Redis, the web server and one RQ worker, seed the demo, print the URL.
+"""`make run`: migrate, start Redis, the web server and RQ workers, seed the demo, print the URL.
 
-    python -m mininas_web.launcher [--port N] [--host H] [--demo-search]
+    python -m mininas_web.launcher [--port N] [--host H] [--demo-search] [--workers N] [--gpus 0,1]
+
+`--workers N` (default 1, or WORKERS) starts N RQ workers on the queues `gpu` and `default`;
+they share the candidates of every search (issue 12). With `--gpus 0,1,...` worker i sees only
+GPU gpus[i % len(gpus)] (CUDA_VISIBLE_DEVICES), so two GPUs and `--workers 4` puts two workers
+on each; without it every worker sees every GPU the machine has (and picks cuda:0).
 
 REDIS_URL, if set, is used instead of starting a Redis (ours has a generated password); its URL
 is written to var/run/redis.url (mode 0600, removed on stop), where the settings of commands
-run from other shells find it. PORT (default 8000, a free one if that is taken) is read from
-the environment too, and the demo login from the settings (DEMO_USER, DEMO_PASSWORD). This is a
-development stack: DEBUG=1 unless set otherwise. The web server is Uvicorn
+run from other shells find it. PORT (default 8000, a free one if that is taken) and VAR_DIR
+(default var/: the logs and Redis's files) are read from the environment too, and the demo
+login from the settings (DEMO_USER, DEMO_PASSWORD). This is a development stack: DEBUG=1
+unless set otherwise. The web server is Uvicorn
 (mininas_web/server.py). Each child runs in its own session and logs to var/log/<name>.log.
 Ctrl-C (or SIGTERM) stops them all; if one of them dies, the others are stopped and the
 launcher exits non-zero.
@@ -61,12 +67,14 @@ class ChildDied(RuntimeError):
 
 
 class Stack:
-    """Redis, the web server and (unless worker=False) one RQ worker, sharing one environment.
+    """Redis, the web server and `workers` RQ workers (0 for none), sharing one environment.
 
     `env` overrides os.environ for every child (DATABASE_URL, MEDIA_ROOT, ...); DEBUG is 1 unless
     it says otherwise. REDIS_URL in it, if not empty, points at an existing Redis; otherwise one
     is started with its files in `redis_dir`. With `redis_url_file`, Redis's URL is kept there
-    while the stack runs.
+    while the stack runs. `worker=False` is `workers=0`. With `gpus`, worker i gets
+    CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]. Workers are named worker, worker-2, worker-3, ...
+    (their logs: <name>.log).
     """
 
     def __init__(
@@ -78,6 +86,8 @@ class Stack:
         redis_dir: Path | None = None,
         redis_url_file: Path | None = None,
         worker: bool = True,
+        workers: int = 1,
+        gpus: list[str] | None = None,
     ):
         self.log_dir = Path(log_dir)
         self.port = port
@@ -89,7 +99,8 @@ class Stack:
         self.redis = RedisServer(
             url=self.env.get("REDIS_URL", ""), data_dir=redis_dir, url_file=redis_url_file
         )
-        self.with_worker = worker
+        self.workers = workers if worker else 0
+        self.gpus = list(gpus or [])
         self.children: dict[str, subprocess.Popen] = {}
         self.seed_output = ""
 
@@ -119,9 +130,12 @@ class Stack:
             [sys.executable, "-m", "mininas_web.server", "--host", self.host,
              "--port", str(self.port)],
         )  # fmt: skip
-        if self.with_worker:
+        for i in range(self.workers):
+            env = None
+            if self.gpus:
+                env = {**self.env, "CUDA_VISIBLE_DEVICES": self.gpus[i % len(self.gpus)]}
             self.spawn(
-                "worker",
+                worker_name(i),
                 [
                     sys.executable,
                     "manage.py",
@@ -131,8 +145,16 @@ class Stack:
                     "--worker-class",
                     "searchapp.tasks.worker.Worker",
                 ],
+                env=env,
             )
         self.wait_ready(timeout)
+
+    @property
+    def with_worker(self) -> bool:
+        return self.workers > 0
+
+    def worker_procs(self) -> list[subprocess.Popen]:
+        return [p for name, p in self.children.items() if is_worker(name)]
 
     def manage(self, *args: str) -> str:
         """Run `manage.py *args` in the stack's environment; its output, or ChildDied with it."""
@@ -149,13 +171,13 @@ class Stack:
             raise ChildDied(f"manage.py {' '.join(args)} failed:\n{output}")
         return proc.stdout
 
-    def spawn(self, name: str, args: list[str]) -> None:
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         # Own session: a Ctrl-C in the terminal reaches only us, and we stop children in order.
         with open(self.log(name), "ab") as log:
             self.children[name] = subprocess.Popen(
                 args,
                 cwd=BASE_DIR,
-                env=self.env,
+                env=env or self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -173,7 +195,7 @@ class Stack:
         return None
 
     def wait_ready(self, timeout: float) -> None:
-        """Until the web server answers HTTP and the worker (if any) has registered in Redis."""
+        """Until the web server answers HTTP and all the workers have registered in Redis."""
         import redis
         from rq import Worker
 
@@ -188,30 +210,55 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise ChildDied(f"not ready after {timeout:.0f}s (web={web}, worker={worker})")
                 web = web or http_ok(self.url + "/accounts/login/")
-                worker = worker or Worker.count(connection=conn) > 0
+                worker = worker or Worker.count(connection=conn) >= self.workers
                 time.sleep(0.2)
         finally:
             conn.close()
 
     def stop(self) -> None:
-        """Worker first (it may be running a search), then the web server, then Redis."""
-        worker = self.children.get("worker")
-        if worker is not None and worker.poll() is None:
+        """Workers first (they may be running a search), then the web server, then Redis."""
+        running = [w for w in self.worker_procs() if w.poll() is None]
+        for worker in running:
             signal_group(worker, signal.SIGTERM)
-            if not wait(worker, WARM_STOP_SECONDS):
-                signal_group(worker, signal.SIGTERM)  # cold shutdown: rq kills the job's horse
-                if not wait(worker, COLD_STOP_SECONDS):
-                    for pid in child_pids(worker.pid):  # the horse has its own process group
-                        kill_group(pid)
-                    signal_group(worker, signal.SIGKILL)
-                    worker.wait()
+        running = [w for w in running if not wait(w, WARM_STOP_SECONDS)]
+        for worker in running:
+            signal_group(worker, signal.SIGTERM)  # cold shutdown: rq kills the job's horse
+        for worker in running:
+            if not wait(worker, COLD_STOP_SECONDS):
+                for pid in child_pids(worker.pid):  # the horse has its own process group
+                    kill_group(pid)
+                signal_group(worker, signal.SIGKILL)
+                worker.wait()
         for name, proc in self.children.items():
-            if name != "worker" and proc.poll() is None:
+            if not is_worker(name) and proc.poll() is None:
                 signal_group(proc, signal.SIGTERM)
                 if not wait(proc, COLD_STOP_SECONDS):
                     signal_group(proc, signal.SIGKILL)
                     proc.wait()
         self.redis.stop()
+
+
+def worker_name(i: int) -> str:
+    """worker, worker-2, worker-3, ... (the first keeps the name a one-worker stack always had)."""
+    return "worker" if i == 0 else f"worker-{i + 1}"
+
+
+def is_worker(name: str) -> bool:
+    return name == "worker" or name.startswith("worker-")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def gpu_list(text: str) -> list[str]:
+    gpus = [g.strip() for g in text.split(",") if g.strip()]
+    if not gpus:
+        raise argparse.ArgumentTypeError("a comma-separated list of GPU indices, e.g. 0,1")
+    return gpus
 
 
 def adopt_orphans() -> None:
@@ -295,6 +342,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--demo-search", action="store_true", help="also queue a small search on the demo data"
     )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=os.environ.get("WORKERS") or "1",  # argparse applies `type` to it
+        help="RQ workers to start on the queues gpu and default (default 1, or WORKERS)",
+    )
+    parser.add_argument(
+        "--gpus",
+        type=gpu_list,
+        default=None,
+        help="comma-separated GPU indices; worker i gets CUDA_VISIBLE_DEVICES=gpus[i %% len]",
+    )
     args = parser.parse_args(argv)
 
     port = args.port
@@ -304,13 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     adopt_orphans()
     os.environ.setdefault("DEBUG", "1")  # before the settings are read: a development stack
     settings = django_settings()
-    var = BASE_DIR / "var"
+    var = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")  # logs and Redis's files
     stack = Stack(
         log_dir=var / "log",
         port=port,
         host=args.host,
         redis_dir=var / "redis",
         redis_url_file=settings.RUN_DIR / "redis.url",
+        workers=args.workers,
+        gpus=args.gpus,
     )
     signal.signal(signal.SIGINT, _raise_stopped)
     signal.signal(signal.SIGTERM, _raise_stopped)
@@ -324,7 +385,10 @@ def main(argv: list[str] | None = None) -> int:
             f"  sign in as:  {settings.DEMO_USER} / {settings.DEMO_PASSWORD}\n"
             f"  Redis:       {masked(stack.env['REDIS_URL'])} (in {stack.redis.url_file};"
             " `DEBUG=1 .venv/bin/python manage.py ...` in another shell uses it)\n"
-            f"  logs:        {stack.log('web')}, {stack.log('worker')}"
+            f"  workers:     {args.workers} on the queues gpu, default"
+            + (f" (GPUs {','.join(args.gpus)})" if args.gpus else "")
+            + f"\n  logs:        {stack.log('web')}, {stack.log('worker')}"
+            + (f" ... {stack.log(worker_name(args.workers - 1)).name}" if args.workers > 1 else "")
             + (f", {stack.redis.data_dir}/redis.log" if stack.redis.process else "")
             + "\nPress Ctrl-C to stop.",
             flush=True,

@@ -12,7 +12,7 @@ urlpatterns = [
     path("searches/<int:pk>/", api.search, name="api-search"),
     path("searches/<int:pk>/cancel/", api.search_cancel, name="api-search-cancel"),
     re_path(
-        r"^searches/(?P<pk>\d+)/weights/(?P<fmt>pt|onnx)/$",
+        r"^searches/(?P<pk>\d+)/weights/(?P<fmt>[a-z0-9_]{1,20})/$",
         api.search_weights,
         name="api-search-weights",
     ),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from django import forms
 
+from searchapp.nas.budget import Budget
 from searchapp.nas.config import SETTINGS, SearchConfig
 from searchapp.nas.settings import Setting, SettingError
 
 from .models import Dataset
+
+DATASET_CHANNELS = 3  # stored datasets are RGB (uploads and derived sets are re-encoded so)
 
 
 class DatasetChoiceField(forms.ModelChoiceField):
@@ -70,8 +73,18 @@ class SearchForm(forms.Form):
         # blank: the dataset's own default (derived Tiny-ImageNet upscales: "imagenet")
         raw["stem"] = data.get("stem") or getattr(data.get("dataset"), "stem", "") or None
         try:
-            self.config = SearchConfig.from_dict(raw).to_dict()
-        except SettingError as exc:
+            config = SearchConfig.from_dict(raw)
+            dataset = data.get("dataset")
+            if dataset is not None and dataset.image_size:  # a budget nothing fits: refused
+                Budget.from_config(config).check_space(
+                    config.space,
+                    DATASET_CHANNELS,
+                    dataset.image_size,
+                    max(2, dataset.num_classes),
+                    config.stem,
+                )
+            self.config = config.to_dict()
+        except SettingError as exc:  # BudgetError too: it names the limit
             self.add_error(exc.field if exc.field in self.fields else None, str(exc))
         return data
 

@@ -115,6 +115,12 @@ class Search(Run):
     # the final model's results: result.json's "final" (test_acc, test_ci95, per_class,
     # confusion_matrix, classes, misclassified, ...); {} until final training ran
     final = models.JSONField(default=dict, blank=True)
+    # result.json's "exports": {name: {"file", "bytes", "test_acc", "latency_ms"} or
+    # {"error": ...}}, float32 included; {} until the exports ran
+    exports = models.JSONField(default=dict, blank=True)
+    # summed training time of every candidate (GPU-seconds) and the search's wall time
+    train_seconds = models.FloatField(null=True, blank=True)
+    wall_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -147,6 +153,8 @@ class Candidate(models.Model):
     key = models.TextField(blank=True)
     params = models.PositiveBigIntegerField(default=0)
     macs = models.PositiveBigIntegerField(default=0)
+    ram_kb = models.FloatField(null=True, blank=True)  # int8 peak RAM estimate
+    flash_kb = models.FloatField(null=True, blank=True)  # int8 flash estimate
     train_acc = models.FloatField(null=True, blank=True)
     test_acc = models.FloatField(null=True, blank=True)
     loss_curve = models.JSONField(default=list, blank=True)
@@ -156,7 +164,11 @@ class Candidate(models.Model):
     device = models.CharField(max_length=32, blank=True)
     accepted = models.BooleanField(default=False)
     reason = models.TextField(blank=True)
-    status = models.CharField(max_length=16, default=RUNNING)  # running | ok | diverged
+    # running | ok | diverged | over_budget (never trained)
+    status = models.CharField(max_length=16, default=RUNNING)
+    speculative = models.BooleanField(default=False)  # trained ahead, not needed
+    worker = models.CharField(max_length=200, blank=True)  # who trained it
+    progress = models.JSONField(default=dict, blank=True)  # last candidate.epoch while running
     record = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from searchapp.nas.config import SearchConfig
 from searchapp.nas.cost import PETA, Cost, estimate, pmac
+from searchapp.nas.settings import SettingError
 
 from .models import Dataset, Search, Upload
 
@@ -36,6 +37,15 @@ def search_cost(dataset: Dataset, config: dict) -> Cost:
         image_size=dataset.image_size,
         num_classes=max(2, dataset.num_classes),
     )
+
+
+def cost_bound(search: Search) -> str:
+    """The search's cost bound as the search page shows it ("" for settings this version
+    cannot read), its final training included."""
+    try:
+        return search_cost(search.dataset, search.settings).describe()
+    except SettingError:
+        return ""
 
 
 def check_new_search(owner, dataset: Dataset, config: dict) -> Cost:

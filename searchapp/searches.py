@@ -26,14 +26,14 @@ from django.utils import timezone
 
 from . import quotas
 from .models import Dataset, Search
-from .serializers import search_json
+from .serializers import ARTIFACTS, search_json
 from .storage import dataset_dir, media_path, search_dir
 from .tasks import broadcast, queue
 from .tasks.lease import holder
 
 log = logging.getLogger(__name__)
 
-WEIGHT_FORMATS = ("pt", "onnx")
+WEIGHT_FORMATS = tuple(ARTIFACTS)  # every artifact a search can hand over (Search.outputs keys)
 DIRECT = "direct"
 """rq_job_id of a search run in its caller's process (`manage.py search --sync`): never admitted
 to the queue; the reconciler queues it if that process dies."""
@@ -105,7 +105,7 @@ def owned_search(user, pk: int) -> Search:
 
 
 def weights_file(search: Search, fmt: str) -> Path:
-    """The search's weights in `fmt` ("pt" or "onnx"), or 404 when there are none."""
+    """The search's artifact of kind `fmt` (a key of ARTIFACTS), or 404 when there is none."""
     rel = (search.outputs or {}).get(fmt)
     if fmt not in WEIGHT_FORMATS or not rel or not media_path(rel).is_file():
         raise Http404("no weights of that kind for this search")
@@ -115,13 +115,13 @@ def weights_file(search: Search, fmt: str) -> Path:
 def weights_response(search: Search, fmt: str) -> FileResponse:
     """The weights file as a download named after the search (404 when there is none)."""
     path = weights_file(search, fmt)
-    filename = f"mininas-search{search.pk}.{fmt}"
-    # Guessing from the name gives .pt "application/vnd.snesdev-page-table"; both are bytes.
+    name, content_type, _ = ARTIFACTS[fmt]
+    # Guessing from the name gives .pt "application/vnd.snesdev-page-table": say it ourselves.
     return FileResponse(
         open(path, "rb"),
         as_attachment=True,
-        filename=filename,
-        content_type="application/octet-stream",
+        filename=name.format(pk=search.pk),
+        content_type=content_type,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.urls import reverse
 
 from searchapp.nas.space import Arch, table
 
+from . import report
 from .derive import suite_rows
 from .models import BaselineRun, Candidate, Dataset, Search, SuiteRun
 
@@ -44,19 +47,106 @@ def best_json(search: Search) -> dict | None:
     return data
 
 
+# The artifacts a search can hand over (Search.outputs keys): the name a download gets ({pk}:
+# the search) and its content type. The C files keep their own names: the .cc includes the .h.
+ARTIFACTS = {
+    "pt": ("mininas-search{pk}.pt", "application/octet-stream", "Weights (.pt)"),
+    "onnx": ("mininas-search{pk}.onnx", "application/octet-stream", "ONNX (.onnx)"),
+    "json": ("mininas-search{pk}-result.json", "application/json", "Result (result.json)"),
+    "int8_onnx": ("mininas-search{pk}-int8.onnx", "application/octet-stream", "int8 ONNX"),
+    "int8_tflite": ("mininas-search{pk}-int8.tflite", "application/octet-stream", "int8 .tflite"),
+    "c_source": ("model_data.cc", "text/x-c++src; charset=utf-8", "C array (model_data.cc)"),
+    "c_header": ("model_data.h", "text/x-chdr; charset=utf-8", "C header (model_data.h)"),
+}
+# result.json's "exports" names each artifact by its file: which download kind serves it
+EXPORT_KINDS = {
+    "model.pt": "pt",
+    "model.onnx": "onnx",
+    "model_int8.onnx": "int8_onnx",
+    "model_int8.tflite": "int8_tflite",
+    "model_data.cc": "c_source",
+    "model_data.h": "c_header",
+}
+INT8_LOSS_FLAG = 1.0  # points of test accuracy an int8 model may lose before it is flagged
+
+
 def downloads(search: Search) -> dict:
-    """URLs of the weight files that exist for this search."""
+    """URLs of the artifacts that exist for this search, by kind (ARTIFACTS' order)."""
     from .storage import media_path
 
     urls = {}
-    for fmt in ("pt", "onnx"):
-        rel = (search.outputs or {}).get(fmt)
+    for kind in ARTIFACTS:
+        rel = (search.outputs or {}).get(kind)
         if rel and media_path(rel).is_file():
-            urls[fmt] = reverse("searchapp-download", args=[search.pk, fmt])
+            urls[kind] = reverse("searchapp-download", args=[search.pk, kind])
     return urls
 
 
+def export_rows(search: Search, urls: dict | None = None) -> list[dict]:
+    """Search.exports as the page's table: one row per artifact (keyed by download kind), float32
+    first, then int8, then the C array, each with its download URL and, for int8, the points of
+    test accuracy it lost against float32 (`vs_float32` negated) and whether that is over 1."""
+    urls = downloads(search) if urls is None else urls
+    exports = search.exports or {}
+    rows = []
+    for name, e in exports.items():
+        e = e if isinstance(e, dict) else {"error": str(e)}
+        base = (e.get("file") or "").rsplit("/", 1)[-1]
+        kind = name if name in ARTIFACTS else EXPORT_KINDS.get(base, "")
+        rows.append(
+            {
+                "name": name,
+                "file": base,
+                "bytes": e.get("bytes"),
+                "test_acc": e.get("test_acc"),
+                "latency_ms": e.get("latency_ms"),
+                "latency_on": e.get("latency_on") or "",
+                "error": e.get("error") or "",
+                "int8": e.get("precision") == "int8" or "int8" in name or "int8" in base,
+                "c_array": kind in ("c_source", "c_header"),
+                "vs_float32": e.get("vs_float32"),
+                "url": urls.get(kind, ""),
+            }
+        )
+    floats = {r["name"]: r["test_acc"] for r in rows if not r["int8"] and not r["c_array"]}
+    reference = floats.get("onnx", next((v for v in floats.values() if v is not None), None))
+    for r in rows:
+        loss = None
+        if r["vs_float32"] is not None:
+            loss = -float(r["vs_float32"])
+        elif r["int8"] and reference is not None and r["test_acc"] is not None:
+            loss = reference - r["test_acc"]
+        r["loss"] = loss if r["int8"] else None
+        r["flag"] = r["loss"] is not None and r["loss"] > INT8_LOSS_FLAG
+    rows.sort(key=lambda r: (r["c_array"], r["int8"]))  # float32, then int8, then the C array
+    return rows
+
+
+# The budget figures, the candidate field each limits (the chart's x-axes) and its label
+AXES = {
+    "params": "parameters",
+    "macs": "MACs",
+    "ram_kb": "peak RAM (KB, int8)",
+    "flash_kb": "flash (KB, int8)",
+}
+
+
+def budget_limits(settings: dict | None) -> dict:
+    """The search's budget as {figure: limit} for the figures of AXES that are limited ({} when
+    none, or for settings this version cannot read)."""
+    from searchapp.nas.budget import Budget
+    from searchapp.nas.config import SearchConfig
+    from searchapp.nas.settings import SettingError
+
+    try:
+        limits = Budget.from_config(SearchConfig.from_dict(settings or {})).limits
+    except (SettingError, ValueError):
+        return {}
+    return {k: float(v) for k, v in limits.items() if k in AXES and v}
+
+
 def search_json(search: Search) -> dict:
+    urls = downloads(search)
     return {
         "id": search.pk,
         "url": search.get_absolute_url(),
@@ -73,7 +163,11 @@ def search_json(search: Search) -> dict:
         "cancel_requested": search.cancel_requested,
         "seq": search.seq,
         "best": best_json(search),
-        "downloads": downloads(search),
+        "downloads": urls,
+        "exports": export_rows(search, urls),
+        "budget": budget_limits(search.settings),
+        "wall_seconds": search.wall_seconds,
+        "train_seconds": search.train_seconds,
         "selection_split": (search.settings or {}).get("select_on", "test"),
         "final": search.final or None,
     }
@@ -101,7 +195,26 @@ def snapshot(search: Search) -> dict:
         "search": search_json(search),
         "candidates": [candidate_json(c) for c in rows if c.is_finished],
         "running": candidate_json(running[-1]) if running else None,
+        "in_flight": [in_flight_json(c) for c in running],
         "baselines": baseline_rows(search),
+    }
+
+
+def in_flight_json(c: Candidate) -> dict:
+    """A running candidate as the "In flight" panel shows it: who trains it, which epoch."""
+    p = c.progress or {}
+    return {
+        "index": c.index,
+        "phase": c.phase,
+        "arch_short": arch_short(c.arch),
+        "params": c.params,
+        "worker": c.worker,
+        "speculative": c.speculative,
+        "epoch": p.get("epoch", 0),
+        "epochs": p.get("epochs"),
+        "loss": p.get("loss"),
+        "val_acc": p.get("val_acc"),
+        "test_acc": p.get("test_acc"),
     }
 
 
@@ -129,9 +242,12 @@ def suite_row_json(row: dict) -> dict:
     """A row of derive.suite_rows as the suite page draws it and its socket sends it."""
     d, s = row["dataset"], row["search"]
     if s is not None:
-        latest = (s.get_absolute_url(), f"Search {s.pk} · {s.status}")
+        split = report.split_text(report.selection_split(s))
+        latest = (s.get_absolute_url(), f"Search {s.pk} · {s.status} · {split}")
     elif d is not None:
-        latest = (f"{reverse('searchapp-search-new')}?dataset={d.pk}", "start one")
+        # the paper's rule (select on test), so the report stays comparable with Table 4
+        query = urlencode({"dataset": d.pk, **report.PAPER_SETTINGS})
+        latest = (f"{reverse('searchapp-search-new')}?{query}", "start one (chosen on test)")
     else:
         latest = ("", "–")
     return {

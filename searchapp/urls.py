@@ -26,7 +26,7 @@ urlpatterns = [
     ),
     path("searches/<int:pk>/delete/", views.search_delete, name="searchapp-search-delete"),
     re_path(
-        r"^searches/(?P<pk>\d+)/download/(?P<fmt>pt|onnx)/$",
+        r"^searches/(?P<pk>\d+)/download/(?P<fmt>[a-z0-9_]{1,20})/$",
         views.search_download,
         name="searchapp-download",
     ),

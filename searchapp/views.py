@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import searches
 from .forms import SearchForm, config_from_form
 from .models import Dataset, Search
-from .quotas import LimitExceeded
-from .serializers import best_json, compare_json, snapshot
+from .quotas import LimitExceeded, cost_bound
+from .serializers import ARTIFACTS, AXES, best_json, compare_json, snapshot
 from .storage import dataset_dir, media_path, thumbnails
 from .uploads import working_side_choices
 
@@ -225,6 +225,8 @@ def search_new(request):
         wanted = request.GET.get("dataset", "")
         if wanted.isdigit():
             initial["dataset"] = int(wanted)
+        if request.GET.get("select_on") in ("validation", "test"):  # the suite page: test
+            initial["select_on"] = request.GET["select_on"]
         form = SearchForm(initial=initial, user=request.user)
         status = 200
     has_datasets = Dataset.objects.filter(owner=request.user).exists()
@@ -285,8 +287,21 @@ def search_detail(request, pk: int):
         "baselines": snap["baselines"],
         "selection_split": snap["search"].get("selection_split"),
         "final": final_context(snap["search"].get("final")),
+        "in_flight": snap["in_flight"],
+        "exports": snap["search"]["exports"],
+        "more_downloads": [
+            {"kind": kind, "url": url, "label": ARTIFACTS[kind][2]}
+            for kind, url in snap["search"]["downloads"].items()
+            if kind not in ("pt", "onnx")  # those two have their own buttons
+        ],
+        "axes": [{"key": k, "label": label} for k, label in AXES.items()],
+        "budget": snap["search"]["budget"],
+        "budget_rows": [
+            {"axis": k, "label": AXES[k], "limit": v} for k, v in snap["search"]["budget"].items()
+        ],
     }
     ctx["baselines_active"] = any(b["active"] for b in ctx["baselines"])
+    ctx["cost_bound"] = cost_bound(search)
     return render(request, "searchapp/search_detail.html", ctx)
 
 

@@ -169,3 +169,39 @@ def finish_with_weights(search, weights: dict[str, bytes]) -> None:
     search.status = "finished"
     search.outputs = {fmt: f"searches/{search.pk}/model.{fmt}" for fmt in weights}
     search.save()
+
+
+# ----------------------------------------------------------------------------- web rows
+
+
+def make_finished_search(owner, dataset, accs=(80.0, 85.0), *, depth=3, width=8, params=5000,
+                         select_on="validation", final_acc=None, seconds=60.0):  # fmt: skip
+    """A finished Search row of `owner` on `dataset` with one candidate per accuracy in
+    `accs` (the first and the last accepted, the last the best; sep 3x3 layers of `depth` x
+    `width`; each with a made-up 95% interval) and its final model's test accuracy when given. Needs Django set up (pytest-django, or `manage.py shell`)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from searchapp.models import Candidate, Search
+
+    now = timezone.now()
+    arch = {"depth": depth, "width": width, "ops": ["sep"] * depth, "kernels": [3] * depth,
+            "stem": "cifar"}  # fmt: skip
+    s = Search.objects.create(
+        owner=owner, dataset=dataset, settings={"select_on": select_on}, status="finished",
+        started=now - timedelta(seconds=seconds), finished=now,
+    )  # fmt: skip
+    best = None
+    for i, acc in enumerate(accs):
+        best = Candidate.objects.create(
+            search=s, index=i, phase="depth", arch=arch, params=params + 100 * i, macs=10 * params,
+            test_acc=acc, status="ok", accepted=i in (0, len(accs) - 1), seconds=1.0,
+            device="cpu", record={"test_ci95": [acc - 9.0, min(100.0, acc + 7.0)]},
+        )  # fmt: skip
+    s.best = best
+    if final_acc is not None:
+        s.final = {"test_acc": final_acc, "test_ci95": [final_acc - 5, final_acc + 3],
+                   "epochs": 3, "recipe": "fast"}  # fmt: skip
+    s.save()
+    return s

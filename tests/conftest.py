@@ -72,7 +72,8 @@ def redis_layer(settings, redis_url):
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "capacity": 1000, "expiry": 60},
+            # expiry: a test drains the group after a whole job (search + int8 exports) ran
+            "CONFIG": {"hosts": [redis_url], "capacity": 1000, "expiry": 600},
         }
     }
     return settings.CHANNEL_LAYERS

@@ -52,12 +52,16 @@ class _Progress:
             tail = " (replayed)" if c.get("replayed") else ""
             if c.get("status") == "diverged":
                 tail += " DIVERGED"
+            elif c.get("status") == "over_budget":
+                tail += " OVER BUDGET (not trained)"
             val = f"val {_pct(c.get('val_acc'))}  " if c.get("val_acc") is not None else ""
             self._line(
                 f"{mark} #{c['index']:<3} {c['phase']:<6} {Arch.from_dict(c['arch']).short:<40} "
-                f"params {c['params']:>9,}  train {c['train_acc']:6.2f}%  {val}"
-                f"test {_pct(c['test_acc'])} {_ci(c.get('test_ci95'))}  "
-                f"{c['seconds']:7.1f}s  {c['reason']}{tail}"
+                f"params {c['params']:>9,}  MACs {c.get('macs', 0) / 1e6:7.2f}M  "
+                f"RAM {c.get('ram_kb') or 0:7.1f}KB  flash {c.get('flash_kb') or 0:7.1f}KB  "
+                f"train {_pct(c.get('train_acc'))}  {val}"
+                f"test {_pct(c.get('test_acc'))} {_ci(c.get('test_ci95'))}  "
+                f"{c.get('seconds') or 0:7.1f}s  {c['reason']}{tail}"
             )
 
     def _bar(self, done: int, total: int, text: str) -> None:
@@ -76,6 +80,30 @@ class _Progress:
             self.last_len = 0
         self.stream.write(text + "\n")
         self.stream.flush()
+
+
+def _exports_table(exports: dict) -> str:
+    """float32 beside int8: file, size, test accuracy, latency; flags and failures named."""
+    from .files import human_bytes
+
+    rows = [f"{'file':<20} {'precision':<9} {'size':>10} {'test acc':>9} {'latency':>10}"]
+    notes = []
+    for entry in exports.values():
+        if "error" in entry:
+            rows.append(f"{entry.get('file', '?'):<20} FAILED: {entry['error']}")
+            continue
+        lat = entry.get("latency_ms")
+        rows.append(
+            f"{entry['file']:<20} {entry.get('precision', ''):<9} "
+            f"{human_bytes(entry['bytes']):>10} {_pct(entry.get('test_acc')):>9} "
+            f"{'' if lat is None else f'{lat:.3f} ms':>10}"
+            + (f"  << {entry['flag']}" if entry.get("flag") else "")
+        )
+        if entry.get("latency_on") and not notes:
+            notes.append(f"latency: {entry['latency_on']}")
+    if any("error" in e for e in exports.values()):
+        notes.append("a failed export keeps the float32 files; the reason is in result.json")
+    return "\n".join(rows + notes)
 
 
 def _pct(v) -> str:
@@ -121,6 +149,12 @@ def _parser() -> argparse.ArgumentParser:
         help="held-out share per class when DATA has no test split",
     )
     s.add_argument(
+        "--export",
+        choices=["int8"],
+        help="after the search, also write model_int8.onnx, model_int8.tflite and "
+        "model_data.cc/.h, and print float32 beside int8 (size, test accuracy, latency)",
+    )
+    s.add_argument(
         "--resume",
         action="store_true",
         help="replay candidates recorded in OUT/result.json or OUT/progress.jsonl",
@@ -143,6 +177,7 @@ def _search(args) -> int:
     import json
     from pathlib import Path
 
+    from .budget import Budget, BudgetError
     from .data import DataError, load_dataset
     from .search import run_search
 
@@ -163,6 +198,11 @@ def _search(args) -> int:
             args.data, strict=True, seed=config.seed, test_fraction=args.test_fraction
         )
     except DataError as exc:
+        return fail(str(exc))
+    budget = Budget.from_config(config)
+    try:  # a budget that no architecture within the bounds fits: refused before any work
+        budget.check_space(config.space, 3, data.image_size, data.num_classes, config.stem)
+    except BudgetError as exc:
         return fail(str(exc))
     out = Path(args.out)
     try:
@@ -193,6 +233,8 @@ def _search(args) -> int:
         f"  seed: {config.seed}"
         + (f"  replaying {len(records)} recorded candidates" if records else "")
     )
+    if budget.active:
+        print("budget: " + budget.describe())
     progress = _Progress(sys.stdout, data.image_size)
 
     def on_event(e: dict) -> None:
@@ -211,7 +253,7 @@ def _search(args) -> int:
     from .space import Arch, format_table
 
     try:
-        paths = write_outputs(result, data, out)
+        paths = write_outputs(result, data, out, int8=args.export == "int8")
     except OSError as exc:
         return fail(f"cannot write outputs to {out}: {exc.strerror or exc}")
     best = result.best
@@ -224,7 +266,8 @@ def _search(args) -> int:
         else ""
     )
     print(
-        f"final architecture ({arch.short}, chosen on {split}), {best['params']:,} parameters, "
+        f"final architecture ({arch.short}, chosen on "
+        f"{'test, as the paper does' if split == 'test' else split}), {best['params']:,} parameters, "
         f"{best['macs'] / 1e6:.1f}M MACs; search-time {val}test {best['test_acc']:.2f}% "
         f"{_ci(best.get('test_ci95'))}"
     )
@@ -236,6 +279,8 @@ def _search(args) -> int:
             + ", ".join(f"{c} {a:.1f}%" for c, a in final["per_class"].items() if a is not None)
         )
     print(format_table(arch, data.image_size))
+    if args.export == "int8" and result.exports:
+        print(_exports_table(result.exports))
     print(
         f"{len(result.candidates)} candidates in {time.perf_counter() - t0:.1f}s; wrote "
         + ", ".join(paths.values())

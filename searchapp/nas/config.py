@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from .budget import validate_settings as validate_budget
 from .settings import SettingError, parse_settings, setting, settings_of
 from .space import STEMS, SearchSpace
+from .targets import FLASH_RESERVE_KB, RAM_RESERVE_KB, TARGET_CHOICES
 
 
 class Cancelled(Exception):
@@ -168,6 +170,51 @@ class SearchConfig:
         blank_label="auto (from image size)",
         help="cifar for small images, imagenet upscales to 224",
     )
+    # Device budgets (budget.py): a candidate over one is recorded, not trained.
+    target: str = setting(
+        "none",
+        label="Device target",
+        choices=TARGET_CHOICES,
+        help="a microcontroller board: its SRAM and flash, less a reserve for the program "
+        f"({RAM_RESERVE_KB} KB RAM, {FLASH_RESERVE_KB} KB flash), limit the int8 model's peak "
+        "RAM and flash unless the limits below are given; custom: the limits below only",
+    )
+    max_params: int | None = setting(
+        None,
+        label="Max parameters",
+        lo=1,
+        hi=10**9,
+        blank_label="no limit",
+        help="largest parameter count a candidate may have. Blank: no limit.",
+    )
+    max_macs: int | None = setting(
+        None,
+        label="Max MACs",
+        lo=1,
+        hi=10**13,
+        blank_label="no limit",
+        help="most multiply-accumulates per image. Blank: no limit.",
+    )
+    max_ram_kb: float | None = setting(
+        None,
+        label="Max peak RAM (KB)",
+        lo=0,
+        lo_open=True,
+        hi=10**7,
+        blank_label="the target's",
+        help="int8 peak RAM of a layer-by-layer executor, 1 KB = 1024 bytes. Blank: the "
+        "target's SRAM less the reserve, or no limit.",
+    )
+    max_flash_kb: float | None = setting(
+        None,
+        label="Max flash (KB)",
+        lo=0,
+        lo_open=True,
+        hi=10**7,
+        blank_label="the target's",
+        help="size of the int8 .tflite model. Blank: the target's flash less the reserve, or "
+        "no limit.",
+    )
 
     select_on: str = setting(
         "validation",
@@ -215,6 +262,16 @@ class SearchConfig:
         "final recipe's own.",
     )
 
+    parallel: int = setting(
+        1,
+        label="Candidates in flight",
+        lo=1,
+        hi=64,
+        advanced=True,
+        help="train up to this many candidates at once (ahead of Algorithm 1's decisions, "
+        "which stay those of the sequential search); 1 is the paper's sequential search",
+    )
+
     def __post_init__(self) -> None:
         self.validate()
 
@@ -252,6 +309,7 @@ class SearchConfig:
             raise SettingError(f"recipe must be one of {', '.join(RECIPES)}", "recipe")
         if self.final_recipe is not None and self.final_recipe not in RECIPES:
             raise SettingError(f"final_recipe must be one of {', '.join(RECIPES)}", "final_recipe")
+        validate_budget(self)
 
     def to_dict(self) -> dict:
         d = self.space.to_dict()

@@ -1,10 +1,13 @@
 """What a search may cost at most, known before it starts (plain arithmetic, no torch).
 
-cost = training images x epochs x MACs of the largest network the settings allow x the most
-candidates Algorithm 1 can evaluate. DESIGN.md counts those as 1 + D' + W' + 3 D^f: the first
-network, D' deeper ones, W' narrower ones, then per layer of the final depth D^f one other op
-and two other kernels. It is an upper bound: a real search stops early and most of its
-candidates are far smaller than the largest (sep 3x3 layers instead of conv 7x7).
+cost = training images x MACs of the largest network the settings allow x (epochs x the most
+candidates Algorithm 1 can evaluate + the final training's epochs). DESIGN.md counts the
+candidates as 1 + D' + W' + 3 D^f: the first network, D' deeper ones, W' narrower ones, then per
+layer of the final depth D^f one other op and two other kernels. The final training trains the
+chosen network once more on train + validation (all the training images) for the final recipe's
+epochs (SearchConfig.final_training; none with final_epochs 0). It is an upper bound: a real
+search stops early, its candidates train on the training images less the validation split, and
+most of them are far smaller than the largest (sep 3x3 layers instead of conv 7x7).
 """
 
 from __future__ import annotations
@@ -19,23 +22,39 @@ PETA = 10**15
 
 @dataclass(frozen=True)
 class Cost:
-    """The four factors of a search's cost; `total` is their product in MACs."""
+    """The factors of a search's cost; `total` is the candidates' plus the final training's,
+    in MACs."""
 
     images: int
     epochs: int
     macs: int  # one forward pass of one image through the largest network
     candidates: int
+    final_epochs: int = 0  # the final training's (train + validation); 0: skipped
+
+    @property
+    def search(self) -> int:
+        """The candidates' part: images x epochs x MACs x candidates."""
+        return self.images * self.epochs * self.macs * self.candidates
+
+    @property
+    def final(self) -> int:
+        """The final training's part: the same images x final epochs x MACs, once."""
+        return self.images * self.final_epochs * self.macs
 
     @property
     def total(self) -> int:
-        return self.images * self.epochs * self.macs * self.candidates
+        return self.search + self.final
 
     def describe(self) -> str:
-        """'4.70e+05 PMAC (1,600 images x 1,000 epochs x 1.58e+12 MACs x 149 candidates)'."""
-        return (
+        """'378,843 PMAC (1,600 images x 1,000 epochs x 1.58e+12 MACs x 149 candidates, then
+        a final training of 1,000 epochs)'."""
+        text = (
             f"{pmac(self.total)} ({self.images:,} images x {self.epochs:,} epochs x "
-            f"{self.macs:.3g} MACs x {self.candidates:,} candidates)"
+            f"{self.macs:.3g} MACs x {self.candidates:,} candidates"
         )
+        if self.final_epochs:
+            text += f", then a final training of {self.final_epochs:,} epochs"
+        return text + ")"
 
 
 def pmac(macs: int | float) -> str:
@@ -60,7 +79,8 @@ def largest_arch(space: SearchSpace, stem: str) -> Arch:
 
 
 def estimate(config: SearchConfig, images: int, image_size: int, num_classes: int) -> Cost:
-    """The cost bound of `config` on a dataset of `images` training images of `image_size` px."""
+    """The cost bound of `config` on a dataset of `images` training images of `image_size` px,
+    the final training included."""
     stem = config.stem or default_stem(image_size)
     arch = largest_arch(config.space, stem)
     return Cost(
@@ -68,4 +88,12 @@ def estimate(config: SearchConfig, images: int, image_size: int, num_classes: in
         epochs=config.epochs or RECIPES[config.recipe].epochs,
         macs=count_macs(arch, image_size=image_size, num_classes=num_classes),
         candidates=max_candidates(config.space),
+        final_epochs=final_epochs(config),
     )
+
+
+def final_epochs(config: SearchConfig) -> int:
+    """The final training's epochs (0 when it is skipped), as SearchConfig.final_training has
+    them."""
+    recipe = config.final_training()
+    return recipe.epochs if recipe is not None else 0

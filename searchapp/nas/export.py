@@ -14,9 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .artifacts import LATENCY_RUNS
 from .augment import channel_stats
 from .data import ImageData
 from .files import atomic_path
+from .int8 import CALIBRATION_IMAGES
 from .model import build_model
 from .space import IMAGENET_STEM_INPUT, Arch
 
@@ -93,8 +95,23 @@ def export_onnx(model: Classifier, image_size: int, path: str | os.PathLike) -> 
             torch.onnx.export(model, (dummy,), str(path), **kwargs)
 
 
-def write_outputs(result, data: ImageData, out_dir: str | os.PathLike) -> dict:
-    """Write result.json, model.pt and model.onnx for a SearchResult; returns their paths."""
+def write_outputs(
+    result,
+    data: ImageData,
+    out_dir: str | os.PathLike,
+    int8: bool = False,
+    calibration_images: int = CALIBRATION_IMAGES,
+    latency_runs: int = LATENCY_RUNS,
+    on_event=None,
+) -> dict:
+    """Write model.pt, model.onnx (and with int8 the int8 files), then result.json.
+
+    Every model file is checked by running it in its own runtime (artifacts.measure); the
+    figures go to result.exports, and result.json is written last so that it holds them. An int8
+    export that fails leaves the float32 files and an {"error": ...} entry; it never raises.
+    Returns the written paths by artifact name: "result", "weights", "onnx", and with int8
+    "int8_onnx", "int8_tflite", "c_source", "c_header" (those that were written).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"result": out / "result.json"}
@@ -112,6 +129,84 @@ def write_outputs(result, data: ImageData, out_dir: str | os.PathLike) -> dict:
         paths["onnx"] = out / "model.onnx"
         with atomic_path(paths["onnx"]) as tmp:
             export_onnx(model, data.image_size, tmp)
+        seed = (getattr(result, "config", None) or {}).get("seed", 0) or 0
+        if int8 and on_event is not None:
+            on_event({"type": "search.phase", "phase": "export"})
+        result.exports = _exports(
+            paths, model, data, out, int8, calibration_images, latency_runs, seed
+        )
     with atomic_path(paths["result"]) as tmp:
         tmp.write_text(json.dumps(result.to_json(), indent=1))
     return {k: str(v) for k, v in paths.items()}
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    else:
+        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+        text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return text[:300]
+
+
+def _exports(paths, model, data, out: Path, int8, calibration_images, latency_runs, seed) -> dict:
+    """{artifact name: figures or {"file", "error"}} for the float32 and (with int8) int8 files."""
+    from .artifacts import file_entry, int8_loss, measure
+
+    def attempt(name: str, file: str, make) -> bool:
+        try:
+            exports[name] = make()
+            return True
+        except Exception as exc:  # an export never fails the search
+            exports[name] = {"file": file, "error": _reason(exc)}
+            return False
+
+    exports: dict = {}
+    for name, key in (("pt", "weights"), ("onnx", "onnx")):
+        attempt(
+            name,
+            paths[key].name,
+            lambda key=key: {"precision": "float32"} | measure(paths[key], data, latency_runs),
+        )
+    if not int8:
+        return exports
+    from .int8 import calibration_sample, export_int8_onnx, export_int8_tflite, write_c_array
+
+    calib = calibration_sample(data.x_train, calibration_images, seed)
+    float_acc = exports["onnx"].get("test_acc", exports["pt"].get("test_acc"))
+
+    def int8_onnx():
+        export_int8_onnx(paths["onnx"], out / "model_int8.onnx", calib)
+        paths["int8_onnx"] = out / "model_int8.onnx"
+        return {"precision": "int8"} | int8_loss(
+            measure(paths["int8_onnx"], data, latency_runs), float_acc
+        )
+
+    def int8_tflite():
+        io = export_int8_tflite(model, calib, out / "model_int8.tflite")
+        paths["int8_tflite"] = out / "model_int8.tflite"
+        figures = measure(paths["int8_tflite"], data, latency_runs)
+        return {"precision": "int8"} | int8_loss(figures, float_acc) | {"io": io}
+
+    attempt("int8_onnx", "model_int8.onnx", int8_onnx)
+    if attempt("int8_tflite", "model_int8.tflite", int8_tflite):
+
+        def c_array():
+            io = exports["int8_tflite"]["io"]
+            write_c_array(
+                paths["int8_tflite"], out / "model_data.cc", out / "model_data.h", data.classes, io
+            )
+            paths["c_source"], paths["c_header"] = out / "model_data.cc", out / "model_data.h"
+            return file_entry(paths["c_source"], precision="int8", array_of="model_int8.tflite")
+
+        if attempt("c_source", "model_data.cc", c_array):
+            exports["c_header"] = file_entry(
+                paths["c_header"], precision="int8", array_of="model_int8.tflite"
+            )
+        else:
+            exports["c_header"] = {"file": "model_data.h", "error": exports["c_source"]["error"]}
+    else:
+        reason = "no .tflite to turn into a C array: " + exports["int8_tflite"]["error"]
+        exports["c_source"] = {"file": "model_data.cc", "error": reason}
+        exports["c_header"] = {"file": "model_data.h", "error": reason}
+    return exports

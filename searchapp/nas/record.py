@@ -31,6 +31,9 @@ class CandidateRecord:
     key: str = field(default="", metadata={"public": False})  # Arch.key (memoisation)
     params: int = 0
     macs: int = 0
+    # int8 estimates from the architecture (searchapp/nas/footprint.py), known before training
+    ram_kb: float = 0.0
+    flash_kb: float = 0.0
     train_acc: float | None = _measured(None)  # percent, 0-100
     # validation accuracy: None when the search selects on test (or for records made before
     # validation splits existed); test accuracy is scored once, for display
@@ -51,10 +54,13 @@ class CandidateRecord:
     batch_size: int = _measured(0)
     seconds: float = _measured(0.0)
     device: str = _measured("")
-    status: str = _measured("running")  # running | ok | diverged
+    status: str = _measured("running")  # running | ok | diverged | over_budget (not trained)
     oom_retries: int = _measured(0, public=False)
     accepted: bool = False
     reason: str = ""
+    # trained ahead of Algorithm 1's decisions (--parallel N) and not needed by them
+    speculative: bool = False
+    worker: str = _measured("")  # who trained it: "local", a process, or an RQ worker's name
     replayed: bool = field(default=False, metadata={"public": False})
 
     @classmethod
@@ -76,7 +82,8 @@ class CandidateRecord:
 
     def started(self) -> dict:
         """What is known before training: the ``candidate.started`` event's fields."""
-        return {k: getattr(self, k) for k in ("index", "phase", "arch", "params", "macs")}
+        keys = ("index", "phase", "arch", "params", "macs", "ram_kb", "flash_kb")
+        return {k: getattr(self, k) for k in keys}
 
     def measure(self, measured: dict) -> None:
         """Take what training (or a recorded run) measured; missing figures keep defaults.

@@ -53,10 +53,12 @@ def release_for_job(connection: redis.Redis, search_id: int, job_id: str) -> boo
 class Lease:
     """Held while a job runs a search; `lost` says another runner has taken it."""
 
-    def __init__(self, connection: redis.Redis, search_id: int, job_id: str | None):
+    def __init__(
+        self, connection: redis.Redis, search_id: int, job_id: str | None, key: str | None = None
+    ):
         self.connection = connection
         self.search_id = search_id
-        self.key = lease_key(search_id)
+        self.key = key or lease_key(search_id)  # another key: a candidate's claim
         self.value = f"{job_id or 'direct'}|{uuid.uuid4().hex}"
         self.ttl_ms = max(1000, int(settings.SEARCH_LEASE_SECONDS * 1000))
         self.lost = False
@@ -84,6 +86,17 @@ class Lease:
                 log.error("search %s: another job took over; stopping", self.search_id)
                 self.lost = True
                 return
+
+    def settle(self, value: str, ttl_s: int) -> None:
+        """Stop renewing and leave ``value`` in the key for ``ttl_s`` (a candidate's claim
+        says "done", so a stale copy of its job never trains it again)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            self.connection.set(self.key, value, ex=ttl_s)
+        except redis.RedisError as exc:
+            log.warning("could not settle %s: %s", self.key, exc)
 
     def release(self) -> None:
         self._stop.set()

@@ -141,4 +141,8 @@ SEARCH = JobKind("search", "searchapp.tasks.search.run_search_job", GPU_QUEUE, "
 BASELINES = JobKind(
     "baselines", "searchapp.tasks.baselines.run_baselines_job", GPU_QUEUE, "SEARCH_JOB_TIMEOUT"
 )
+CANDIDATE = JobKind(
+    "candidate", "searchapp.tasks.candidates.run_candidate_job", GPU_QUEUE, "SEARCH_JOB_TIMEOUT"
+)
+"""One candidate of a search with --parallel N > 1, fanned out by the search's job."""
 SUITE = JobKind("suite", "searchapp.tasks.suite.run_suite_job", CPU_QUEUE, "SUITE_JOB_TIMEOUT")

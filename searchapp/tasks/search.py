@@ -15,7 +15,7 @@ from searchapp.nas.record import CandidateRecord
 
 from ..models import Candidate, Search
 from ..searches import fail_search, finish_search
-from ..serializers import best_json, candidate_json
+from ..serializers import best_json, candidate_json, in_flight_json
 from ..storage import media_path, search_dir
 from . import broadcast, queue
 from .lease import Lease
@@ -93,6 +93,7 @@ def _run(search: Search, lease: Lease) -> dict:
         records=records,
         should_stop=queue.CancelFlag(Search, search.pk, lost=lambda: lease.lost),
         work_dir=str(work_dir),
+        executor=_executor(config, search.pk),
     )
     if lease.lost:  # another job runs the search now; leave everything to it
         return {"status": "skipped", "reason": "another job took the search over"}
@@ -102,14 +103,30 @@ def _run(search: Search, lease: Lease) -> dict:
     search.candidates.filter(status=Candidate.RUNNING).delete()
     outputs = {}
     if result.best and result.model_state is not None:
-        paths = write_outputs(result, data, out_dir)  # the final model's weights when trained
+        # The final model's weights when trained; then (unless cancelled) its int8 exports,
+        # each checked on the test split. A failed int8 export is an {"error"} entry in
+        # result.exports beside the float32 files: it never fails the search.
+        paths = write_outputs(
+            result, data, out_dir, int8=not result.cancelled, on_event=EventRecorder(search.pk)
+        )
         outputs = _relative_outputs(paths)
-    Search.objects.filter(pk=search.pk).update(final=result.final or {})
+    Search.objects.filter(pk=search.pk).update(
+        final=result.final or {}, exports=result.exports or {}
+    )
     shutil.rmtree(work_dir, ignore_errors=True)
     status = Search.Status.CANCELLED if result.cancelled else Search.Status.FINISHED
     best_index = result.best["index"] if result.best else None
     finish_search(search.pk, status, outputs=outputs, best_index=best_index)
     return {"status": status, "best": best_index, "candidates": len(result.candidates)}
+
+
+def _executor(config, search_id: int):
+    """parallel > 1: the candidates fan out as RQ jobs (tasks/candidates.py)."""
+    if config.parallel <= 1:
+        return None
+    from .candidates import RQExecutor
+
+    return lambda engine_search: RQExecutor(engine_search, search_id)
 
 
 def _deleted(search_id: int) -> dict:
@@ -118,14 +135,29 @@ def _deleted(search_id: int) -> dict:
     return {"status": "deleted"}
 
 
-def _relative_outputs(paths) -> dict:
-    """{"pt": ..., "onnx": ..., "json": ...} relative to MEDIA_ROOT, from write_outputs' dict."""
-    values = paths.values() if isinstance(paths, dict) else paths
+# write_outputs' artifact names -> Search.outputs keys (the download kinds)
+OUTPUT_KINDS = {
+    "result": "json",
+    "weights": "pt",
+    "onnx": "onnx",
+    "int8_onnx": "int8_onnx",
+    "int8_tflite": "int8_tflite",
+    "c_source": "c_source",
+    "c_header": "c_header",
+}
+
+
+def _relative_outputs(paths: dict) -> dict:
+    """{"pt": ..., "onnx": ..., "json": ..., "int8_onnx": ...} relative to MEDIA_ROOT.
+
+    Keyed by artifact name (write_outputs' dict keys), not by suffix: model.onnx and
+    model_int8.onnx share one.
+    """
     root = media_path("").resolve()
     outputs = {}
-    for p in values:
+    for name, p in paths.items():
         p = media_path(str(p)).resolve()  # an absolute path stays as it is
-        outputs[p.suffix.lstrip(".")] = p.relative_to(root).as_posix()
+        outputs[OUTPUT_KINDS.get(name, name)] = p.relative_to(root).as_posix()
     return outputs
 
 
@@ -148,6 +180,7 @@ class EventRecorder:
             kind, handler, event = "search.phase", self.phase, {"phase": "final"}
         if kind == "search.finished":
             self.best(event)  # the job announces the end once the weights are written
+            self.times(event)
         elif handler is not None:
             broadcast.record(self.search_id, kind, lambda search: handler(search, event))
 
@@ -159,12 +192,15 @@ class EventRecorder:
 
     def started(self, search: Search, event: dict) -> dict:
         rec = CandidateRecord.from_dict(event)  # status "running"
+        progress = {"index": rec.index, "phase": rec.phase, "epoch": 0}
         candidate, _ = Candidate.objects.update_or_create(
-            search=search, index=rec.index, defaults=Candidate.columns(rec) | {"record": {}}
+            search=search,
+            index=rec.index,
+            defaults=Candidate.columns(rec) | {"record": {}, "progress": progress},
         )
-        search.progress = {"index": candidate.index, "phase": candidate.phase, "epoch": 0}
+        search.progress = progress
         search.save(update_fields=["progress"])
-        return {"candidate": candidate_json(candidate)}
+        return {"candidate": candidate_json(candidate), "in_flight": in_flight_json(candidate)}
 
     def final_epoch(self, search: Search, event: dict) -> dict:
         """An epoch of the final training: {"phase": "final", epoch, epochs, loss, train_acc}."""
@@ -176,9 +212,14 @@ class EventRecorder:
     def epoch(self, search: Search, event: dict) -> dict:
         fields = ("index", "epoch", "epochs", "loss", "train_acc", "val_acc", "test_acc")
         progress = {k: event.get(k) for k in fields}
-        progress["phase"] = (search.progress or {}).get("phase", search.phase)
+        progress["phase"] = event.get("phase") or (search.progress or {}).get("phase", search.phase)
         search.progress = progress
         search.save(update_fields=["progress"])
+        # several candidates train at once (--parallel): each keeps its own last epoch, so that a
+        # reload draws the "In flight" panel as it is
+        Candidate.objects.filter(
+            search=search, index=progress["index"], status=Candidate.RUNNING
+        ).update(progress=progress)
         return progress
 
     def finished(self, search: Search, event: dict) -> dict:
@@ -186,7 +227,9 @@ class EventRecorder:
         record = rec.to_dict()
         replayed = record.pop("replayed")
         candidate, _ = Candidate.objects.update_or_create(
-            search=search, index=rec.index, defaults=Candidate.columns(rec) | {"record": record}
+            search=search,
+            index=rec.index,
+            defaults=Candidate.columns(rec) | {"record": record, "progress": {}},
         )
         if candidate.accepted:
             search.best = candidate
@@ -196,6 +239,12 @@ class EventRecorder:
             "replayed": replayed,
             "best": best_json(search),
         }
+
+    def times(self, event: dict) -> None:
+        """The search's wall time and summed training time, when the engine reports them."""
+        times = {k: event[k] for k in ("wall_seconds", "train_seconds") if event.get(k) is not None}
+        if times:
+            Search.objects.filter(pk=self.search_id).update(**times)
 
     def best(self, event: dict) -> None:
         best = event.get("best")

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connections
 
 from .lease import release_for_job
-from .queue import SEARCH, parse_job_id
+from .queue import CANDIDATE, SEARCH, parse_job_id
 from .reconcile import reconcile
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,13 @@ class Worker(rq.Worker):
         """The horse died without finishing: free its search at once for a new job."""
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         kind, search_id = parse_job_id(job.id) or ("", None)
-        if kind == SEARCH.name:
-            try:
+        try:
+            if kind == SEARCH.name:
                 release_for_job(self.connection, search_id, job.id)
-            except Exception:  # noqa: BLE001 - it expires on its own
-                log.exception("could not release the lease of search %s", search_id)
+            elif kind == CANDIDATE.name:  # its coordinator queues the candidate again at once
+                from .candidates import release_claim
+
+                release_claim(self.connection, job)
+        except Exception:  # noqa: BLE001 - it expires on its own
+            log.exception("could not release the lease or claim of job %s", job.id)
         self._next_reconcile = 0.0  # the next loop turn reconciles (after rq marks it failed)

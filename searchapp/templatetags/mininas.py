@@ -159,3 +159,47 @@ def finalacc(f) -> str:
 def valacc(c) -> str:
     """A candidate's validation accuracy with its interval (a dash when not scored on one)."""
     return pctci(c, "val_acc") if c and not _missing(c.get("val_acc")) else DASH
+
+
+@register.filter
+def kb(value) -> str:
+    """An int8 size estimate: 12.345 -> '12.3 KB', or a dash (0 means unknown)."""
+    return DASH if _missing(value) or float(value) == 0 else f"{_fixed(value, 1)} KB"
+
+
+@register.filter
+def candstatus(c) -> str:
+    """A candidate's standing: 'ok', 'over budget', ... with ' · speculative' when trained ahead."""
+    if not c:
+        return DASH
+    s = "" if _missing(c.get("status")) else str(c["status"]).replace("_", " ", 1)
+    return f"{s} · speculative" if c.get("speculative") else s
+
+
+@register.filter
+def ms(value) -> str:
+    """Milliseconds: 1.234 -> '1.23 ms', or a dash."""
+    return DASH if _missing(value) else f"{_fixed(value, 2)} ms"
+
+
+@register.filter
+def filesize(value) -> str:
+    """A byte count: '512 B', '2.0 KB', '3.0 MB', or a dash."""
+    if _missing(value):
+        return DASH
+    n = float(value)
+    if n < 1024:
+        return f"{_round(n)} B"
+    if n < 1024 * 1024:
+        return f"{_fixed(n / 1024, 1)} KB"
+    return f"{_fixed(n / (1024 * 1024), 1)} MB"
+
+
+@register.filter
+def epochof(p) -> str:
+    """An in-flight candidate's epoch: 'epoch 2/5, test 61.25%', or 'starting'."""
+    if not p:
+        return DASH
+    if not p.get("epoch"):
+        return "starting"
+    return f"epoch {p['epoch']}/{p.get('epochs') or '?'}{_test_acc(p)}"

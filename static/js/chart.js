@@ -21,3 +21,49 @@ export function accuracyChartOptions(label) {
     plugins: { tooltip: { callbacks: { label } } },
   };
 }
+
+/** Chart.js plugin: each point's 95% interval as a vertical bar (when the point has `ci`:
+ * [low, high]). */
+export const errorBars = {
+  id: "errorBars",
+  /** The y-axis takes in every interval (not only the points), so no bar runs off the chart. */
+  afterDataLimits(chart, { scale }) {
+    if (scale.axis !== "y") return;
+    chart.data.datasets.forEach((ds, di) => {
+      if (chart.getDatasetMeta(di).hidden) return;
+      for (const p of ds.data) {
+        if (!p || !p.ci) continue;
+        scale.min = Math.min(scale.min, p.ci[0]);
+        scale.max = Math.max(scale.max, p.ci[1]);
+      }
+    });
+  },
+  afterDatasetsDraw(chart) {
+    const { ctx, scales, chartArea } = chart;
+    ctx.save();
+    ctx.beginPath(); // and nothing is drawn outside the plot area
+    ctx.rect(chartArea.left, chartArea.top, chartArea.right - chartArea.left, chartArea.bottom - chartArea.top);
+    ctx.clip();
+    ctx.lineWidth = 1;
+    chart.data.datasets.forEach((ds, di) => {
+      const meta = chart.getDatasetMeta(di);
+      if (meta.hidden) return;
+      ctx.strokeStyle = ds.borderColor;
+      ctx.beginPath(); // one path per dataset: one stroke, not one per point
+      ds.data.forEach((p, i) => {
+        if (!p.ci || !meta.data[i]) return;
+        const x = meta.data[i].x;
+        const lo = scales.y.getPixelForValue(p.ci[0]);
+        const hi = scales.y.getPixelForValue(p.ci[1]);
+        ctx.moveTo(x, lo);
+        ctx.lineTo(x, hi);
+        ctx.moveTo(x - 3, lo);
+        ctx.lineTo(x + 3, lo);
+        ctx.moveTo(x - 3, hi);
+        ctx.lineTo(x + 3, hi);
+      });
+      ctx.stroke();
+    });
+    ctx.restore();
+  },
+};

@@ -85,3 +85,31 @@ export const confidence = (v) => (missing(v) ? "" : Math.round(Number(v) * 100) 
 
 /** A candidate's validation accuracy with its interval (a dash when it was not scored on one). */
 export const valacc = (c) => (c && !missing(c.val_acc) ? pctci(c, "val_acc") : DASH);
+
+/** A size in KB (an int8 estimate): 12.345 -> "12.3 KB", or a dash. */
+export const kb = (v) => (missing(v) || Number(v) === 0 ? DASH : fixed(v, 1) + " KB");
+
+/** A candidate's standing: "ok", "over budget", "diverged", "running"; "… · speculative" when it
+ * was trained ahead of the decisions and not needed by them. */
+export function candstatus(c) {
+  if (!c) return DASH;
+  const s = missing(c.status) ? "" : String(c.status).replace("_", " ");
+  return c.speculative ? s + " · speculative" : s;
+}
+
+/** Milliseconds: 1.234 -> "1.23 ms", or a dash. */
+export const ms = (v) => (missing(v) ? DASH : fixed(v, 2) + " ms");
+
+/** A byte count: 2048 -> "2.0 KB", 3145728 -> "3.0 MB", 512 -> "512 B". */
+export function filesize(v) {
+  if (missing(v)) return DASH;
+  const n = Number(v);
+  if (n < 1024) return Math.round(n) + " B";
+  if (n < 1024 * 1024) return fixed(n / 1024, 1) + " KB";
+  return fixed(n / (1024 * 1024), 1) + " MB";
+}
+
+/** An in-flight candidate's epoch {epoch, epochs, test_acc}: "epoch 2/5, test 61.25%"; "starting"
+ * before its first epoch. */
+export const epochof = (p) =>
+  !p ? DASH : p.epoch ? "epoch " + p.epoch + "/" + (p.epochs || "?") + testAcc(p) : "starting";

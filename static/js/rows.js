@@ -7,7 +7,9 @@
 //   data-status="status"      class "status status-<value>" (the coloured pill)
 import * as format from "./format.js";
 
-const get = (data, path) => path.split(".").reduce((v, key) => (v == null ? v : v[key]), data);
+// data-field="." is the whole object (a format that reads several of its fields)
+const get = (data, path) =>
+  path === "." ? data : path.split(".").reduce((v, key) => (v == null ? v : v[key]), data);
 
 /** Fill the marked elements inside `root` (the root included) from `data`; returns root. */
 export function fill(root, data) {

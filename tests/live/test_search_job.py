@@ -64,7 +64,16 @@ def test_a_worker_runs_a_real_search_and_broadcasts_each_event(
     assert {"search.phase", "candidate.started", "candidate.epoch"} <= set(kinds)
     assert messages[-1]["type"] == "search.finished"
     assert messages[-1]["search"]["status"] == "finished"
-    assert set(messages[-1]["search"]["downloads"]) == {"pt", "onnx"}
+    assert set(messages[-1]["search"]["downloads"]) >= {"pt", "onnx"}
+    assert "export" in [m.get("phase") for m in messages if m["type"] == "search.phase"]
+
+    # After the search, the job wrote the int8 files and checked each file on the test split.
+    for kind in ("int8_onnx", "int8_tflite", "c_source", "c_header"):
+        assert media_path(search.outputs[kind]).stat().st_size > 0, kind
+    assert search.outputs["onnx"].endswith("model.onnx")  # not model_int8.onnx (same suffix)
+    assert set(search.exports) == {"pt", "onnx", "int8_onnx", "int8_tflite", "c_source", "c_header"}
+    for kind in ("pt", "onnx", "int8_onnx", "int8_tflite"):
+        assert search.exports[kind]["test_acc"] is not None, search.exports[kind]
 
     # Weights and ONNX are written; the .pt loads safely.
     ckpt = torch.load(media_path(search.outputs["pt"]), weights_only=True)

@@ -138,6 +138,7 @@ def test_it_selects_on_validation_trains_a_final_model_and_takes_the_issue_10_fl
         "--noise-aware",
     )
     assert proc.returncode == 0, proc.stderr
+    assert "chosen on test, as the paper does" in proc.stdout  # the summary says which split
     result = json.loads((out2 / "result.json").read_text())
     assert result["selection_split"] == "test" and result["final"] is None
     assert result["config"]["noise_aware"] is True

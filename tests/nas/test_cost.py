@@ -93,7 +93,8 @@ def test_the_issues_hostile_search_costs_far_more_than_a_default_one():
     big = estimate(hostile, images=1600, image_size=64, num_classes=2)
     default = estimate(SearchConfig.from_dict({}), images=1600, image_size=64, num_classes=2)
     assert big.candidates == 1 + 27 + 31 + 3 * 30
-    assert big.total > 10_000 * default.total
+    assert big.search > 10_000 * default.search
+    assert big.total > 9_000 * default.total  # each with its final training (1,000 and 90 epochs)
 
 
 def test_the_total_is_the_product_and_reads_in_pmac():
@@ -103,3 +104,42 @@ def test_the_total_is_the_product_and_reads_in_pmac():
         "376,318 PMAC (1,600 images x 1,000 epochs x 1.58e+12 MACs x 149 candidates)"
     )
     assert pmac(2.5e13) == "0.025 PMAC"
+
+
+def test_the_final_training_is_counted_once_on_all_the_training_images():
+    cost = Cost(images=1600, epochs=1000, macs=1_578_513_747_968, candidates=149, final_epochs=1000)
+    assert cost.final == 1600 * 1000 * 1_578_513_747_968  # one network, train + validation
+    assert cost.total == cost.search + cost.final == 1600 * 1_578_513_747_968 * (149 + 1) * 1000
+    assert cost.describe() == (
+        "378,843 PMAC (1,600 images x 1,000 epochs x 1.58e+12 MACs x 149 candidates, "
+        "then a final training of 1,000 epochs)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "final"),
+    [
+        ({}, 90),  # the default: the search recipe with 3x its 30 epochs
+        ({"epochs": 7}, 21),
+        ({"epochs": 500}, 1000),  # 3x, at most the epochs limit
+        ({"final_epochs": 12}, 12),
+        ({"final_recipe": "paper"}, 300),  # the paper trains its final networks for 300
+        ({"final_recipe": "paper", "final_epochs": 40}, 40),
+        ({"final_epochs": 0}, 0),  # skipped
+    ],
+)
+def test_the_estimate_counts_the_final_recipes_epochs(settings, final):
+    config = SearchConfig.from_dict(settings)
+    cost = estimate(config, images=100, image_size=32, num_classes=2)
+    assert cost.final_epochs == final
+    assert cost.total == cost.images * cost.macs * (cost.epochs * cost.candidates + final)
+    recipe = config.final_training()
+    assert (recipe.epochs if recipe else 0) == final  # what the search will train
+
+
+def test_skipping_the_final_training_lowers_the_estimate_by_that_training():
+    full = estimate(SearchConfig.from_dict({}), images=400, image_size=32, num_classes=2)
+    skip = estimate(SearchConfig.from_dict({"final_epochs": 0}), 400, 32, 2)
+    assert full.total - skip.total == 400 * 90 * full.macs
+    assert "then a final training of 90 epochs" in full.describe()
+    assert "final" not in skip.describe()

@@ -43,6 +43,15 @@ def test_web_runs_uvicorn_behind_nginx(compose):
     assert "daphne" not in dockerfile + (ROOT / "docker-compose.yml").read_text()
 
 
+def test_the_worker_scales(compose):
+    """`docker compose up --scale worker=N`: nothing in the worker service is one-of-a-kind."""
+    worker = compose["services"]["worker"]
+    assert not {"container_name", "ports", "hostname"} & set(worker)
+    assert worker["command"].startswith("python manage.py rqworker gpu")
+    assert compose["x-app"]["environment"]["REDIS_URL"] == worker["environment"]["REDIS_URL"]
+    assert "media:/data/media" in worker["volumes"]  # candidates' weights reach the web server
+
+
 def test_nginx_body_limits_match_the_settings():
     conf = NGINX_CONF.read_text()
     server_level = re.search(r"^    client_max_body_size (\w+);", conf, re.M).group(1)

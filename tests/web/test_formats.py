@@ -39,6 +39,12 @@ CASES = [
     ("confidence", [None, 0.5, 0.934, 1]),
     ("ci", [None, [], [61.25, 70.349], [0, 100], [None, 3]]),
     ("pctci", [None, {"test_acc": 65.0}, {"test_acc": 65.0, "test_ci95": [55.31, 73.65]}]),
+    ("kb", [None, 0, 12.345, 0.05, 1024.25]),
+    ("candstatus", [None, {"status": "ok"}, {"status": "over_budget"}]),
+    ("candstatus", [{"status": "ok", "speculative": True}, {"status": "diverged"}]),
+    ("epochof", [None, {"epoch": 0}, {"epoch": 2, "epochs": 5, "test_acc": 50.0}, {"epoch": 1}]),
+    ("ms", [None, 0, 1.234, 12.005]),
+    ("filesize", [None, 0, 512, 2048, 123456, 3145728]),
 ]
 RUN_JS = """
 const [url, cases] = [process.argv[1], JSON.parse(process.argv[2])];

@@ -31,6 +31,8 @@ def _form(dataset, **changes):
         "val_frac": 0.1,
         "final_recipe": "",
         "final_epochs": "",
+        "target": "none",
+        "parallel": 1,
     }
     data.update(changes)
     return data
@@ -147,7 +149,10 @@ def test_the_page_renders_saved_candidates(alice_client, search):
     search.status = "running"
     search.save()
     html = alice_client.get(f"/searches/{search.pk}/").content.decode()
-    assert html.count('<tr data-index="') == 2  # the running one is not a row yet
+    table = html.split('id="candidates-table"', 1)[1] if 'id="candidates-table"' in html else html
+    in_flight = html.split('id="in-flight-table"', 1)[1].split("</table>", 1)[0]
+    assert in_flight.count('<tr data-index="2"') == 1  # the running one is in flight
+    assert table.split("</table>", 1)[0].count('<tr data-index="') == 2  # not a row yet
     assert "1,000 params" in html
     assert html.count('<td data-field="op">Sep</td>') == 3  # best-table rows
 

@@ -74,3 +74,39 @@ def test_another_users_suite_is_not_shown(alice_client, bob_client, alice, sourc
     dataset.save()
     assert "1 of 31 datasets created" in alice_client.get("/suite/").content.decode()
     assert "0 of 31 datasets created" in bob_client.get("/suite/").content.decode()
+
+
+def test_a_suite_search_is_started_with_the_papers_rule(alice_client, alice, sources, dataset):
+    """The suite page's link opens the search form selecting on test, as the paper does, so the
+    report's rows stay comparable with Table 4."""
+    dataset.suite = "airplane, auto"
+    dataset.save()
+    html = alice_client.get("/suite/").content.decode()
+    link = f"/searches/new/?dataset={dataset.pk}&amp;select_on=test"
+    assert f'href="{link}"' in html and "start one (chosen on test)" in html
+    form = alice_client.get(link.replace("&amp;", "&")).content.decode()
+    assert '<option value="test" selected>test (as the paper does)</option>' in form
+    assert f'<option value="{dataset.pk}" selected>' in form
+    # the plain form still defaults to validation
+    plain = alice_client.get(f"/searches/new/?dataset={dataset.pk}").content.decode()
+    assert '<option value="validation" selected>validation (default)</option>' in plain
+    bad = alice_client.get(f"/searches/new/?dataset={dataset.pk}&select_on=nonsense")
+    assert bad.status_code == 200 and '<option value="validation" selected>' in bad.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("chosen", "shown"),
+    [
+        ({"select_on": "test"}, "chosen on test, as the paper does"),
+        ({"select_on": "validation"}, "chosen on validation"),
+        ({}, "chosen on test, as the paper does"),  # from before the setting: the paper's rule
+    ],
+)
+def test_the_suite_page_says_which_split_chose_each_search(
+    alice_client, alice, sources, dataset, chosen, shown
+):
+    dataset.suite = "airplane, auto"
+    dataset.save()
+    s = Search.objects.create(owner=alice, dataset=dataset, settings=chosen, status="finished")
+    html = alice_client.get("/suite/").content.decode()
+    assert f'href="/searches/{s.pk}/">Search {s.pk} · finished · {shown}</a>' in html
