@@ -67,7 +67,16 @@ def database_from_url(url: str) -> dict:
         name = unquote(parts.path[1:]) or ":memory:"
         if name != ":memory:" and not Path(name).is_absolute():
             name = str(BASE_DIR / name)
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": {"timeout": 30}}
+        # Several workers write one search's events at once (--workers N, parallel candidates):
+        # WAL lets readers run beside the writer, and IMMEDIATE transactions take the write
+        # lock when they begin, so two writers queue (timeout) instead of one failing at once
+        # with "database is locked" when it upgrades a read to a write.
+        options = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": options}
     if parts.scheme in ("postgres", "postgresql", "pgsql"):
         return {
             "ENGINE": "django.db.backends.postgresql",

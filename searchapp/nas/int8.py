@@ -18,6 +18,8 @@ Every file is written under a temporary name and renamed into place (files.atomi
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import warnings
@@ -30,6 +32,21 @@ from torch import nn
 from .files import atomic_path
 
 CALIBRATION_IMAGES = 100  # default cap: enough for min/max and histogram observers
+
+
+@contextlib.contextmanager
+def quiet():
+    """The converters' advice (Python warnings and WARNING log lines such as ONNX Runtime's
+    "consider pre-processing") is not for our users: hide it while they run."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
 
 
 def calibration_sample(x_train: np.ndarray, n: int = CALIBRATION_IMAGES, seed: int = 0):
@@ -66,8 +83,7 @@ def export_int8_onnx(float_onnx: str | os.PathLike, path: str | os.PathLike, cal
             x = next(self.items, None)
             return None if x is None else {"image": x}
 
-    with atomic_path(path) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with atomic_path(path) as tmp, quiet():
         quantize_static(
             str(float_onnx),
             str(tmp),
@@ -127,8 +143,7 @@ def export_int8_tflite(classifier, calib: np.ndarray, path: str | os.PathLike) -
     size = calib.shape[1]
     sample = (torch.rand(1, size, size, 3),)
     quantizer = pt2e_quantizer.PT2EQuantizer().set_global(_minmax_config())
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
+    with quiet(), torch.no_grad():
         graph = torch.export.export(model, sample).module()
         graph = quantize_pt2e.prepare_pt2e(graph, quantizer)
         x = torch.from_numpy(calib.astype(np.float32) / 255.0)

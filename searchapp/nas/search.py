@@ -518,6 +518,8 @@ class Search:
                 self._executor.close()
         # Candidates still training when the decisions ended never finished: not part of it.
         self.candidates = [c for c in self.candidates if c.is_finished]
+        if not cancelled:
+            self._keep_unreached_records()
         for rec in self.candidates:
             if rec.key not in self._judged_keys and not cancelled:
                 rec.speculative, rec.accepted, rec.reason = True, False, NOT_NEEDED
@@ -551,6 +553,21 @@ class Search:
             }
         )
         return result
+
+    def _keep_unreached_records(self) -> None:
+        """Results of an earlier run of this search that its decisions never reached (trained
+        ahead before it was interrupted) stay part of it, as speculative ones."""
+        for key, prior in self.replay.items():
+            if key in self.memo or prior.get("test_acc") is None or prior.get("index") is None:
+                continue
+            if not self._replayable(prior):
+                continue
+            rec = self._new_record(
+                Arch.from_dict(prior["arch"]), prior.get("phase", ""), prior["index"]
+            )
+            rec.measure(prior)
+            rec.replayed = True
+            self._register(rec)
 
     # -- weights of the result ---------------------------------------------------------
 

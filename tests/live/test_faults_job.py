@@ -83,8 +83,7 @@ def test_a_simulated_cuda_oom_halves_the_batch_and_the_candidate_completes(searc
 
 
 def test_a_non_finite_loss_marks_the_candidate_diverged_and_the_search_goes_on(search, monkeypatch):
-    from searchapp.nas import search as engine_search
-    from searchapp.nas import train
+    from searchapp.nas import executors, train
 
     poisoned = {"on": False}
     real_ce = torch.nn.functional.cross_entropy
@@ -94,16 +93,16 @@ def test_a_non_finite_loss_marks_the_candidate_diverged_and_the_search_goes_on(s
         return loss * float("nan") if poisoned["on"] else loss
 
     monkeypatch.setattr(train, "F", types.SimpleNamespace(cross_entropy=cross_entropy))
-    real_train = engine_search.Search._train
+    real_train = executors.CandidateTrainer.__call__
 
-    def _train(self, arch, on_epoch, stoppable=True):
+    def _train(self, arch, on_epoch):
         poisoned["on"] = arch.depth == 4  # candidate 1: the first deeper net
         try:
-            return real_train(self, arch, on_epoch, stoppable)
+            return real_train(self, arch, on_epoch)
         finally:
             poisoned["on"] = False
 
-    monkeypatch.setattr(engine_search.Search, "_train", _train)
+    monkeypatch.setattr(executors.CandidateTrainer, "__call__", _train)
     _enqueue(search)
     _work()
     search.refresh_from_db()
@@ -116,18 +115,18 @@ def test_a_non_finite_loss_marks_the_candidate_diverged_and_the_search_goes_on(s
 
 
 def test_a_job_timeout_fails_the_search_with_the_reason_and_keeps_candidates(search, monkeypatch):
-    from searchapp.nas import search as engine_search
+    from searchapp.nas import executors
 
-    real_train = engine_search.Search._train
+    real_train = executors.CandidateTrainer.__call__
     calls = []
 
-    def _train(self, arch, on_epoch, stoppable=True):
+    def _train(self, arch, on_epoch):
         calls.append(arch.key)
         if len(calls) == 2:
             time.sleep(120)  # candidate 1 hangs; RQ's SIGALRM interrupts it
-        return real_train(self, arch, on_epoch, stoppable)
+        return real_train(self, arch, on_epoch)
 
-    monkeypatch.setattr(engine_search.Search, "_train", _train)
+    monkeypatch.setattr(executors.CandidateTrainer, "__call__", _train)
     job_id = _enqueue(search, job_timeout=8)
     started = time.monotonic()
     _work()
