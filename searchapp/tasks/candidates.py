@@ -64,12 +64,9 @@ def stop_key(search_id: int) -> str:
 
 
 def worker_name() -> str:
-    """This worker's name as RQ knows it (host and pid otherwise)."""
-    from rq import get_current_job
-
-    job = get_current_job()
-    name = getattr(job, "worker_name", None) if job is not None else None
-    return name or f"{socket.gethostname()}:{os.getpid()}"
+    """Who trains a candidate, as a person reads it: the machine and the RQ worker's process
+    (the parent of the work-horse that runs the job), e.g. "gpu-box-2:31544"."""
+    return f"{socket.gethostname()}:{os.getppid()}"
 
 
 def _engine_trainer(search: Search, should_stop):

@@ -111,7 +111,7 @@ def _run(search: Search, lease: Lease) -> dict:
         )
         outputs = _relative_outputs(paths)
     Search.objects.filter(pk=search.pk).update(
-        final=result.final or {}, exports=result.exports or {}
+        final=result.final or {}, exports=result.exports or {}, phase="done"
     )
     shutil.rmtree(work_dir, ignore_errors=True)
     status = Search.Status.CANCELLED if result.cancelled else Search.Status.FINISHED

@@ -54,6 +54,7 @@ def test_the_page_shows_the_final_results(alice_client, finished):
     assert html.count('class="diag"') == 2
     assert f"/searches/{finished.pk}/test-images/5.png" in html
     assert "93% sure" in html
+    assert '<small id="mistakes-count">2 misclassified test images;' in html
 
 
 def test_an_old_search_without_final_results_still_renders(alice_client, search):
