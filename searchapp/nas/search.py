@@ -308,6 +308,7 @@ class Search:
             from .data import validation_indices
 
             self.split = validation_indices(data.y_train, config.val_frac, config.seed)
+        self._figures: dict = {}  # arch key -> Figures
         self.budget = Budget.from_config(config)
         self.budget.check_space(
             self.space, self.in_ch, self.image_size, self.num_classes, self.stem
@@ -317,7 +318,12 @@ class Search:
     # -- figures and the budget ---------------------------------------------------------
 
     def figures(self, arch: Arch):
-        return figures(arch, self.in_ch, self.image_size, self.num_classes)
+        """An architecture's figures, computed once: every walk asks again for the ones
+        it meets, and a search walks Algorithm 1 from the start after each result."""
+        key = arch.key
+        if key not in self._figures:
+            self._figures[key] = figures(arch, self.in_ch, self.image_size, self.num_classes)
+        return self._figures[key]
 
     def _start_width(self) -> int:
         """The depth phase's width: max_width, or the widest below it whose shallowest
