@@ -1,9 +1,10 @@
 """Request-size limits, enforced before anything reads the body.
 
-`BodyLimit` is the ASGI wrapper in front of Django (mininas_web/asgi.py). A Content-Length over
-the route's limit gets 413 before one byte of the body is read; a body without one (chunked) is
-counted as it streams in, and gets 413 as soon as it passes the limit, so no more than the limit
-ever reaches Django (which spools it to disk past FILE_UPLOAD_MAX_MEMORY_SIZE).
+`BodyLimit` is the ASGI wrapper in front of Django (mininas_web/asgi.py). An upload whose session
+or token does not belong to an active user gets 401, and a Content-Length over the route's limit
+413, before one byte of the body is read; a body without a length (chunked) is counted as it
+streams in, and gets 413 as soon as it passes the limit, so no more than the limit ever reaches
+Django (which spools it to disk past FILE_UPLOAD_MAX_MEMORY_SIZE).
 `RequestSizeLimitMiddleware` applies the same limits inside Django, for the test client and WSGI.
 
 Upload routes (UPLOAD_ROUTES) may carry UPLOAD_MAX_REQUEST_BYTES; every other route (the login
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+from importlib import import_module
+from types import SimpleNamespace
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpResponse
 from django.http.cookie import parse_cookie
@@ -48,16 +52,41 @@ def limit_for(upload: bool) -> int:
     return settings.UPLOAD_MAX_REQUEST_BYTES if upload else small
 
 
-def has_credentials(headers: dict[bytes, bytes]) -> bool:
-    """Whether a request carries a session cookie or a Bearer token (checked later by Django).
-
-    An upload without either is refused before its body is read: only a signed-in user or a
-    script with a token may make the server spool up to UPLOAD_MAX_REQUEST_BYTES to disk.
-    """
-    if headers.get(b"authorization", b"").lower().startswith(b"bearer "):
-        return True
+def credentials(headers: dict[bytes, bytes]) -> tuple[str, str] | None:
+    """("token", value) or ("session", key) as the request carries them; None without either."""
+    auth = headers.get(b"authorization", b"").decode("latin-1")
+    if auth[:7].lower() == "bearer ":
+        return "token", auth[7:].strip()
     cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
-    return bool(cookies.get(settings.SESSION_COOKIE_NAME))
+    key = cookies.get(settings.SESSION_COOKIE_NAME)
+    return ("session", key) if key else None
+
+
+def valid_credentials(kind: str, value: str) -> bool:
+    """Whether a token or a session key belongs to an active user (a database look-up).
+
+    Only a signed-in user or a script with a live token may make the server spool up to
+    UPLOAD_MAX_REQUEST_BYTES to disk: made-up credentials are refused before the body is read.
+    """
+    from django.contrib.auth import get_user
+    from django.contrib.sessions.backends.base import SessionBase
+
+    from .tokens import user_for_token
+
+    if kind == "token":
+        return user_for_token(value) is not None
+    engine = import_module(settings.SESSION_ENGINE)
+    session: SessionBase = engine.SessionStore(value)
+    if not session.exists(value):
+        return False
+    user = get_user(SimpleNamespace(session=session))
+    return bool(user.is_authenticated and user.is_active)
+
+
+def has_credentials(headers: dict[bytes, bytes]) -> bool:
+    """Whether a request carries a session or a token of an active user (checked in the database)."""
+    found = credentials(headers)
+    return found is not None and valid_credentials(*found)
 
 
 def parse_length(raw: str | None) -> int | None:
@@ -98,10 +127,11 @@ class BodyLimit:
         path = scope["path"][len(scope.get("root_path", "")) :] or "/"
         headers = dict(scope["headers"])
         upload = is_upload_route(path)  # the URL is resolved once per request
-        if upload and not has_credentials(headers):
+        if upload and not await sync_to_async(has_credentials)(headers):
             log.warning(
-                "401 %s %s: an upload without credentials; body not read", scope["method"], path
-            )
+                "401 %s %s: an upload without credentials; body not read",
+                scope["method"], path,
+            )  # fmt: skip
             return await self._refuse(send, path, 401, "sign in first, or send an API token")
         limit = limit_for(upload)
         raw = headers.get(b"content-length", b"").decode("latin-1")

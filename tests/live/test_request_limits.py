@@ -16,12 +16,17 @@ from collections.abc import Iterable
 
 import pytest
 
-from tests.live.live_stack import live_stack
+from tests.live.live_stack import create_user, live_stack, session_for
 
 SMALL = 64 * 2**10  # REQUEST_MAX_BYTES of the server under test
 UPLOAD = 4 * 2**20  # its UPLOAD_MAX_REQUEST_BYTES
 CHUNK = 16 * 2**10
-TOKEN = "Bearer mnas_not-a-real-token"  # credentials are looked at by Django, after the limits
+MADE_UP_TOKEN = "Bearer mnas_not-a-real-token"
+TOKEN_OF = """
+from django.contrib.auth import get_user_model
+from searchapp.tokens import create_token
+print(create_token(get_user_model().objects.get(username="uploader"), "limits")[1])
+"""
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +34,9 @@ def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("limits")
     env = {"REQUEST_MAX_BYTES": str(SMALL), "UPLOAD_MAX_REQUEST_BYTES": str(UPLOAD)}
     with live_stack(root, worker=False, **env) as s:
+        create_user(s, "uploader", "pw-uploader-1")
+        s.token = "Bearer " + s.manage("shell", "-c", TOKEN_OF).strip().splitlines()[-1]
+        s.session = session_for(s, "uploader")
         yield s
 
 
@@ -73,7 +81,7 @@ def test_a_declared_length_over_the_limit_gets_413_before_any_body_is_sent(stack
 
 def test_an_upload_route_allows_more_but_not_past_its_own_limit(stack):
     status, body, sent = send_until_answered(
-        stack.port, head("/api/datasets/", Content_Length=str(UPLOAD + 1), Authorization=TOKEN)
+        stack.port, head("/api/datasets/", Content_Length=str(UPLOAD + 1), Authorization=stack.token)
     )
     assert (status, sent) == (413, 0)
     assert json.loads(body) == {"error": "request larger than 4 MiB"}
@@ -92,7 +100,7 @@ def test_a_chunked_body_gets_413_once_it_passes_the_limit(stack):
 def test_a_chunked_upload_gets_413_once_it_passes_the_upload_limit(stack):
     status, body, _ = send_until_answered(
         stack.port,
-        head("/api/datasets/", Transfer_Encoding="chunked", Authorization=TOKEN),
+        head("/api/datasets/", Transfer_Encoding="chunked", Authorization=stack.token),
         chunked(2 * UPLOAD),
     )
     assert status == 413
@@ -101,13 +109,24 @@ def test_a_chunked_upload_gets_413_once_it_passes_the_upload_limit(stack):
 
 def test_a_bad_content_length_is_refused(stack):
     status, _, _ = send_until_answered(
-        stack.port, head("/api/datasets/", Content_Length="12abc", Authorization=TOKEN)
+        stack.port, head("/api/datasets/", Content_Length="12abc", Authorization=stack.token)
     )
     assert status == 400
 
 
-@pytest.mark.parametrize("extra", [{}, {"Authorization": "Basic YTpi"}, {"Cookie": "other=1"}])
-def test_an_upload_without_credentials_gets_401_before_any_body_is_sent(stack, extra):
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"Authorization": "Basic YTpi"},
+        {"Cookie": "other=1"},
+        {"Cookie": "sessionid=x"},
+        {"Cookie": "sessionid=" + "a" * 32},
+        {"Authorization": MADE_UP_TOKEN},
+        {"Authorization": "Bearer x"},
+    ],
+)
+def test_an_upload_without_valid_credentials_gets_401_before_any_body_is_sent(stack, extra):
     status, body, sent = send_until_answered(
         stack.port, head("/api/datasets/", Content_Length=str(UPLOAD), **extra)
     )
@@ -116,15 +135,24 @@ def test_an_upload_without_credentials_gets_401_before_any_body_is_sent(stack, e
     assert "an upload without credentials; body not read" in stack.log("web").read_text()
 
 
+def test_a_signed_in_session_may_upload(stack):
+    status, body, _ = send_until_answered(
+        stack.port,
+        head("/api/datasets/", Content_Length=str(UPLOAD + 1), Cookie=f"sessionid={stack.session}"),
+    )
+    assert status == 413  # past the credentials check, refused by its size alone
+    assert json.loads(body) == {"error": "request larger than 4 MiB"}
+
+
 def test_bodies_within_the_limit_reach_django(stack):
     body = b"x" * (SMALL // 2)
     conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
     conn.request(
         "POST", "/api/datasets/", body=iter([body]), encode_chunked=True,
-        headers={"Authorization": TOKEN},
+        headers={"Authorization": stack.token},
     )  # fmt: skip
     response = conn.getresponse()
-    assert response.status == 401  # the API's own answer to an unknown token
+    assert response.status == 400  # the API read it and says what is wrong with it
     assert "error" in json.loads(response.read())
     conn.request("POST", "/accounts/login/", body=body)
     assert conn.getresponse().status == 403  # Django's CSRF check read it
