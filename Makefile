@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast lint install chromium demo-cli bench clean
+.PHONY: run test test-fast lint install chromium nginx demo-cli bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ chromium:
 		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# Debian's nginx for the tests of deploy/nginx.conf in front of the real web server.
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		echo "installing Debian nginx for the proxy tests"; \
+		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	fi
+
 # Sets up the database, starts Redis, the ASGI server and an RQ worker, seeds a demo user and a
 # small real dataset, and prints the URL and login. Ctrl-C stops all of it.
 run: install
@@ -31,7 +38,7 @@ run: install
 
 # Everything: the engine (tests/nas), the web layer (tests/web) and the live services
 # (tests/live: a real Redis, RQ workers, Chromium).
-test: install chromium
+test: install chromium nginx
 	$(PY) -m pytest -q
 
 # The inner loop: engine and web layers, no live services (about a minute).

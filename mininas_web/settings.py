@@ -157,14 +157,17 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 # django-axes checks every sign-in first (page and admin): LOGIN_FAILURE_LIMIT failures for one
-# username, or from one address, lock both out for LOGIN_LOCKOUT_SECONDS after the last one.
+# username from one address lock that pair out, and as many from one address (any usernames) lock
+# the address out, for LOGIN_LOCKOUT_SECONDS after the last one. A username alone is never locked,
+# so nobody can lock its owner out from elsewhere. The address is REMOTE_ADDR: Uvicorn sets it from
+# X-Forwarded-For only when the request comes from FORWARDED_ALLOW_IPS (the proxy).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(seconds=envint("LOGIN_LOCKOUT_SECONDS", 900))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_LOCKOUT_CALLABLE = "searchapp.signin.locked_out"
 AXES_VERBOSE = False  # no banner on every manage.py command; lockouts are still logged
 AXES_SENSITIVE_PARAMETERS = []  # log the username and address (never the password)

@@ -12,6 +12,8 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 
 from .models import ApiToken
@@ -32,12 +34,16 @@ def _digest(token: str) -> str:
 def create_token(user, name: str) -> tuple[ApiToken, str]:
     """A new token of `user`: its row, and the token itself (never stored, shown once)."""
     limit = settings.API_TOKENS_PER_USER
-    if ApiToken.objects.filter(owner=user).count() >= limit:
-        raise TokenError(f"you have {limit} tokens, the most allowed; revoke one first")
-    token = PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken.objects.create(
-        owner=user, name=name, prefix=token[:SHOWN], digest=_digest(token)
-    )
+    with transaction.atomic():
+        # The owner's row is locked (PostgreSQL; SQLite's write transactions are serial), so
+        # requests at once are counted one after another and the limit holds.
+        get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
+        if ApiToken.objects.filter(owner=user).count() >= limit:
+            raise TokenError(f"you have {limit} tokens, the most allowed; revoke one first")
+        token = PREFIX + secrets.token_urlsafe(32)
+        row = ApiToken.objects.create(
+            owner=user, name=name, prefix=token[:SHOWN], digest=_digest(token)
+        )
     return row, token
 
 

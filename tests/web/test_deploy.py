@@ -1,5 +1,6 @@
 """docker-compose.yml, deploy/nginx.conf and the Dockerfile: what can be checked without Docker."""
 
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -88,3 +89,18 @@ def test_nginx_accepts_the_config(tmp_path):
         ["nginx", "-t", "-c", str(wrapper), "-p", str(tmp_path)], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_the_forwarded_address_is_the_clients_and_trusted_from_nginx_only(compose):
+    conf = NGINX_CONF.read_text()
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf  # replaced, not appended
+    assert "$proxy_add_x_forwarded_for" not in conf
+    nginx_address = compose["services"]["nginx"]["networks"]["default"]["ipv4_address"]
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert compose["x-app"]["environment"]["FORWARDED_ALLOW_IPS"] == nginx_address
+    assert ipaddress.ip_address(nginx_address) in ipaddress.ip_network(subnet)
+
+
+def test_compose_refuses_to_start_without_a_secret_key(compose):
+    secret = compose["x-app"]["environment"]["SECRET_KEY"]
+    assert re.fullmatch(r"\$\{SECRET_KEY:\?.+\}", secret), secret  # no public fallback

@@ -1,5 +1,6 @@
-"""Sign-in throttling (django-axes): LOGIN_FAILURE_LIMIT failures for a username, or from an
-address, lock both out for LOGIN_LOCKOUT_SECONDS; the page says why, with a 429."""
+"""Sign-in throttling (django-axes): LOGIN_FAILURE_LIMIT failures for a username from one address,
+or from one address for any usernames, lock that pair or that address out for
+LOGIN_LOCKOUT_SECONDS; the page says why, with a 429. A username alone is never locked."""
 
 import logging
 import time
@@ -54,16 +55,31 @@ def test_fewer_failures_than_the_limit_do_not_lock(settings):
     assert r.status_code == 302 and _signed_in(client)
 
 
-def test_the_lock_is_per_username_and_per_address(settings):
+def test_the_lock_is_per_username_and_address_pair_and_per_address(settings):
     _fail(settings.AXES_FAILURE_LIMIT)
-    # alice's name is locked from anywhere; her address is locked for any name
-    r, client = _sign_in("alice", "alice-password", ip=AWAY)
-    assert r.status_code == 429 and not _signed_in(client)
+    # her address is locked for any name
     r, client = _sign_in("bob", "bob-password", ip=HOME)
     assert r.status_code == 429 and not _signed_in(client)
-    # another user from another address is not affected
+    # alice herself, from another address, is not: nobody can lock her out from elsewhere
+    r, client = _sign_in("alice", "alice-password", ip=AWAY)
+    assert r.status_code == 302 and _signed_in(client)
     r, client = _sign_in("bob", "bob-password", ip=AWAY)
     assert r.status_code == 302 and _signed_in(client)
+
+
+def test_fifty_failures_from_an_attacker_leave_the_owner_able_to_sign_in(settings):
+    _fail(50, ip="203.0.113.9")
+    r, client = _sign_in("alice", "wrong", ip="203.0.113.9")
+    assert r.status_code == 429  # the attacker's address is locked
+    r, client = _sign_in("alice", "alice-password", ip=HOME)
+    assert r.status_code == 302 and _signed_in(client)
+
+
+def test_failures_spread_over_many_usernames_lock_the_address(settings):
+    for i in range(settings.AXES_FAILURE_LIMIT + 5):
+        _sign_in(f"user{i}", "wrong", ip="203.0.113.9")
+    r, client = _sign_in("bob", "bob-password", ip="203.0.113.9")
+    assert r.status_code == 429 and not _signed_in(client)
 
 
 def test_the_admin_sign_in_is_throttled_too(settings):
