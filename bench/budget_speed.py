@@ -9,7 +9,7 @@ the widest width, each width at each depth, then every one-layer op and kernel c
 plus ``--random`` seeded random architectures of the space (depth 3-15, width 16-64 step 16,
 any op and kernel per layer). For each: ``footprint.figures`` + ``Budget.over``, timed one by
 one. Prints JSON: microseconds per candidate (mean, p50, p95, max; and CPU time), how many fit the target,
-and the check of the whole space (``check_space``). Target (issue 11): under 1 ms per candidate.
+and the check of the whole space (``check_space``). Target: under 1 ms per candidate.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Disk and memory of a small upload that decodes big: the issue's 2,000 solid-colour PNGs.
+"""Disk and memory of a small upload that decodes big: 2,000 solid-colour PNGs.
 
     python bench/dataset_memory.py [--images 2000] [--side 512] [--json-out FILE]
 
@@ -11,7 +11,7 @@ resets the kernel's peak-RSS mark, uploads, and reports the peak above idle. A t
 for a 512 px working resolution, which the pixel budget refuses before decoding.
 
 Prints one JSON object: bytes uploaded, bytes of the dataset on disk, peak RSS above idle,
-seconds. The issue's targets: on disk <= 20 MB, memory while packing <= 300 MB above idle.
+seconds. Targets: on disk <= 20 MB, memory while packing <= 300 MB above idle.
 """
 
 from __future__ import annotations

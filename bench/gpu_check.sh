@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU check (issue 12): train_speed, time_to_accuracy, a whole CLI search and the parallel
+# One GPU check: train_speed, time_to_accuracy, a whole CLI search and the parallel
 # search (--parallel 1 and 8) on cifar10_airplane_automobile.npz, and with --stack the product
 # itself (Redis, one GPU worker, the web server, a search through the API). Prints one JSON.
 #

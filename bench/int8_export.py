@@ -9,7 +9,7 @@ the same as trained ones; the accuracies printed are on random data, not meaning
 export.write_outputs, as the search job does, in a temporary folder. Prints JSON: seconds of
 the whole write_outputs with and without int8 (the difference is the int8 exports with their
 checks), each file's bytes and host-CPU latency, and the size ratio int8 .tflite / float32 ONNX
-(issue 11 target: <= 0.3).
+(target: <= 0.3).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ page is reloaded with all candidates in the database, and the load is watched th
 
 Prints one JSON object: the longest task and the number over 50 ms while the events arrived and
 while the full page loaded, the time per socket message (p50/p95/max), and checks that every
-candidate has exactly one row and one point. Issue 10 item 7 / issue 12: target < 50 ms.
+candidate has exactly one row and one point. Target: < 50 ms.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ search job does; untrained weights time the same). Then POSTs one 32x32 PNG to
 multipart body, decoding, ONNX Runtime on the CPU, the JSON answer) `--repeats` times.
 
 Prints JSON: the first call (it loads the ONNX Runtime session) and the p50/p95/max of the others,
-in milliseconds. Target (issue 10): under 200 ms for a 32x32 model on the 2-core CPU.
+in milliseconds. Target: under 200 ms for a 32x32 model on the 2-core CPU.
 """
 
 from __future__ import annotations

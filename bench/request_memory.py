@@ -10,7 +10,7 @@ with a Content-Length or chunked, and send all of it whatever the server answers
 would. A thread samples the server process's RSS every 10 ms.
 
 Prints JSON: the server's idle RSS, and per scenario the status codes, the peak RSS above idle,
-the bytes a client had sent when its answer arrived, and the seconds. Target (issue 9): peak
+the bytes a client had sent when its answer arrived, and the seconds. Target: peak
 RSS above idle <= 100 MB in every scenario.
 """
 

@@ -5,7 +5,7 @@ and the dataset page opens.
     python bench/upload_browser.py [FOLDER]   # default: ../shared/data/tinyimagenet-volleyball-basketball
 
 Starts its own stack (Redis, the web server, an RQ worker, a SQLite file in a temporary folder) with
-tests/live/live_stack.py and prints one JSON object. The issue's target is <= 30 s for that folder.
+tests/live/live_stack.py and prints one JSON object. The target is <= 30 s for that folder.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     python -m mininas_web.launcher [--port N] [--host H] [--demo-search] [--workers N] [--gpus 0,1]
 
 `--workers N` (default 1, or WORKERS) starts N RQ workers on the queues `gpu` and `default`;
-they share the candidates of every search (issue 12). With `--gpus 0,1,...` worker i sees only
+they share the candidates of every search. With `--gpus 0,1,...` worker i sees only
 GPU gpus[i % len(gpus)] (CUDA_VISIBLE_DEVICES), so two GPUs and `--workers 4` puts two workers
 on each; without it every worker sees every GPU the machine has (and picks cuda:0).
 

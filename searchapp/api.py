@@ -17,7 +17,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -89,7 +89,7 @@ def api_view(*methods: str):
                     if _csrf_rejection(request) is not None:
                         return error("CSRF check failed; send the X-CSRFToken header", 403)
                 return view(request, *args, **kwargs)
-            except Http404:
+            except (Http404, search_service.NotFound):
                 return error("not found", 404)
             except uploads.UploadError as exc:
                 return error(str(exc))
@@ -228,7 +228,10 @@ def search_cancel(request, pk: int):
 
 @api_view("GET")
 def search_weights(request, pk: int, fmt: str):
-    return search_service.weights_response(search_service.owned_search(request.user, pk), fmt)
+    d = search_service.weights_download(search_service.owned_search(request.user, pk), fmt)
+    return FileResponse(
+        open(d.path, "rb"), as_attachment=True, filename=d.filename, content_type=d.content_type
+    )
 
 
 @api_view("POST")

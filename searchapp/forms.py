@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 
-from searchapp.nas.budget import Budget
 from searchapp.nas.config import SETTINGS, SearchConfig
 from searchapp.nas.settings import Setting, SettingError
 
@@ -76,12 +75,8 @@ class SearchForm(forms.Form):
             config = SearchConfig.from_dict(raw)
             dataset = data.get("dataset")
             if dataset is not None and dataset.image_size:  # a budget nothing fits: refused
-                Budget.from_config(config).check_space(
-                    config.space,
-                    DATASET_CHANNELS,
-                    dataset.image_size,
-                    max(2, dataset.num_classes),
-                    config.stem,
+                config.check_space(
+                    DATASET_CHANNELS, dataset.image_size, max(2, dataset.num_classes)
                 )
             self.config = config.to_dict()
         except SettingError as exc:  # BudgetError too: it names the limit

@@ -2,7 +2,7 @@
 
 Each limit is a setting (mininas_web/settings.py, README "Limits"), and a refusal gives the
 numbers and the setting's name. The storage quota is checked where datasets are packed
-(searchapp/storage.py); the turn a search takes on the workers is searches.admit_waiting.
+(searchapp/storage.py); the turn a search takes on the workers is tasks.lifecycle.admit_waiting.
 """
 
 from __future__ import annotations

@@ -19,14 +19,14 @@ import io
 
 from django.db.models import Count, Sum
 
+from searchapp.nas.config import PAPER_SPLIT, chosen_on
 from searchapp.nas.derived import SUITE
 
 from .models import BaselineRun, Search
 
 PAPER = {e["name"]: e["paper"] for e in SUITE}
 # The settings the paper's rule needs: every decision reads the test split, as the paper's does.
-PAPER_SETTINGS = {"select_on": "test"}
-SPLIT_TEXT = {"validation": "chosen on validation", "test": "chosen on test, as the paper does"}
+PAPER_SETTINGS = {"select_on": PAPER_SPLIT}
 SUITE_ORDER = {e["name"]: i for i, e in enumerate(SUITE)}
 # Figure 3 is a chart; the text (§4.5) gives these numbers: GPU-hours on a shared V100, and
 # candidates evaluated where stated.
@@ -70,14 +70,17 @@ COLUMNS = [
 
 
 def selection_split(search: Search) -> str:
-    """ "validation" or "test": the split whose accuracy chose the search's architecture
-    (searches from before the setting existed selected on test)."""
-    return (search.settings or {}).get("select_on", "test")
+    """ "validation" or "test": the split whose accuracy chose the search's architecture.
+
+    A new search's settings always hold select_on (the engine's default is validation); one
+    saved before the setting existed chose on the paper's split, test.
+    """
+    return (search.settings or {}).get("select_on", PAPER_SPLIT)
 
 
 def split_text(split: str) -> str:
     """ "chosen on validation" / "chosen on test, as the paper does"."""
-    return SPLIT_TEXT.get(split, f"chosen on {split}")
+    return f"chosen on {chosen_on(split)}"
 
 
 def select_searches(user, *, suite_only: bool = False, ids: list[int] | None = None) -> list:
@@ -95,7 +98,9 @@ def select_searches(user, *, suite_only: bool = False, ids: list[int] | None = N
     for s in qs.order_by("-finished", "-id"):
         have = latest.get(s.dataset_id)
         if have is None or (
-            s.dataset.suite and selection_split(have) != "test" and selection_split(s) == "test"
+            s.dataset.suite
+            and selection_split(have) != PAPER_SPLIT
+            and selection_split(s) == PAPER_SPLIT
         ):
             latest[s.dataset_id] = s
     return list(latest.values())

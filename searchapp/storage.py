@@ -12,6 +12,7 @@ A user's datasets may take at most USER_STORAGE_QUOTA_BYTES on disk (`used_bytes
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path, PurePosixPath
@@ -24,7 +25,7 @@ from PIL import Image
 from searchapp.nas.errors import DataError
 from searchapp.nas.files import human_bytes
 
-from .models import Dataset
+from .models import Dataset, Upload
 
 NAME_MAX = 255  # bytes of one file or folder name on Linux file systems
 THUMBS_PER_CLASS = 8
@@ -64,9 +65,13 @@ def folder_bytes(folder: Path) -> int:
 
 
 def used_bytes(user) -> int:
-    """Bytes on disk of the user's datasets (packed arrays and thumbnails)."""
+    """Bytes on disk of the user's datasets (packed arrays and thumbnails) and of the raw files
+    of their unfinished folder uploads."""
     ids = Dataset.objects.filter(owner=user).values_list("pk", flat=True)
-    return sum(folder_bytes(dataset_dir(pk)) for pk in ids)
+    uploads = Upload.objects.filter(owner=user).values_list("pk", flat=True)
+    return sum(folder_bytes(dataset_dir(pk)) for pk in ids) + sum(
+        folder_bytes(upload_dir(pk)) for pk in uploads
+    )
 
 
 def check_storage_quota(user, adding: int = 0, *, used: int | None = None) -> None:
@@ -186,3 +191,51 @@ def thumbnails(dataset: Dataset) -> list[dict]:
             }
         )
     return rows
+
+
+def thumbnail_path(dataset: Dataset, name: str) -> Path | None:
+    """The dataset's thumbnail `name` (`<class index>_<n>`), or None when there is none."""
+    path = dataset_dir(dataset.pk) / "thumbs" / f"{name}.png"
+    return path if path.is_file() else None
+
+
+TEST_SPLIT_CACHE_BYTES = 256 * 2**20
+"""A dataset's test images are kept in memory (one dataset at a time) when no larger than this,
+so that a page of thumbnails does not unpack the npz once per image."""
+TEST_IMAGE_MIN_SIDE = 64  # smaller test images are scaled up (nearest) so a mistake is visible
+_test_split: dict = {}
+
+
+def _test_images(dataset: Dataset) -> np.ndarray | None:
+    """The dataset's x_test (N, H, W, C) uint8, or None when it has no packed file."""
+    path = media_path(dataset.npz_path) if dataset.npz_path else None
+    if path is None or not path.is_file():
+        return None
+    key = (str(path), path.stat().st_mtime_ns)
+    if _test_split.get("key") == key:
+        return _test_split["x"]
+    with np.load(path, allow_pickle=False) as z:
+        x = z["x_test"] if "x_test" in z.files else None
+    if x is not None and x.nbytes <= TEST_SPLIT_CACHE_BYTES:
+        _test_split.clear()
+        _test_split.update(key=key, x=x)
+    return x
+
+
+def png_of_test_image(dataset: Dataset, index: int) -> bytes | None:
+    """Test image `index` of the dataset as PNG bytes, scaled up (nearest) if tiny; None when
+    the dataset has no such image."""
+    x = _test_images(dataset)
+    if x is None or not 0 <= index < len(x):
+        return None
+    img = np.asarray(x[index])
+    if img.ndim == 3 and img.shape[0] in (1, 3) and img.shape[-1] not in (1, 3):
+        img = img.transpose(1, 2, 0)  # stored NCHW
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    im = Image.fromarray(img)
+    if max(im.size) < TEST_IMAGE_MIN_SIDE:
+        im = im.resize((TEST_IMAGE_MIN_SIDE, TEST_IMAGE_MIN_SIDE), Image.NEAREST)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()

@@ -8,8 +8,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from .models import SuiteRun
-from .serializers import suite_snapshot
-from .tasks import broadcast, queue
+from .tasks import queue
 
 
 def start_suite(owner) -> SuiteRun:
@@ -25,10 +24,3 @@ def start_suite(owner) -> SuiteRun:
             lambda error: queue.mark_ended(rows, SuiteRun.Status.FAILED, error),
         )
     return run
-
-
-def announce(run_id: int, event_type: str) -> None:
-    """Send the whole suite page (serializers.suite_snapshot) to the run's socket."""
-    run = SuiteRun.objects.select_related("owner").get(pk=run_id)
-    message = {**suite_snapshot(run.owner, run), "type": event_type}
-    broadcast.send(broadcast.suite_group(run_id), message)

@@ -104,6 +104,19 @@ def make_imagedata(classes=("cat", "dog"), per_class: int = 20, size: int = 16):
     return ImageData(x[~test], y[~test], x[test], y[test], list(classes), source="generated")
 
 
+# ----------------------------------------------------------------------------- weights
+
+
+def assert_same_weights(a: dict, b: dict, what: str = "weights differ") -> None:
+    """Two state dicts hold equal tensors under the same names, and hold some."""
+    import torch  # here, not at the top: web tests import this module without torch
+
+    assert a, f"{what}: no weights to compare"
+    assert a.keys() == b.keys(), f"{what}: names differ: {sorted(a.keys() ^ b.keys())}"
+    differ = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not differ, f"{what}: {differ[:5]}"
+
+
 # ----------------------------------------------------------------------------- engine data
 
 

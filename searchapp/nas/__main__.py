@@ -7,12 +7,19 @@ one-line reason on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .config import SETTINGS, SearchConfig
+from .config import SETTINGS, SearchConfig, chosen_on
 from .settings import add_arguments, given
+
+if TYPE_CHECKING:
+    from .data import ImageData
+    from .search import SearchResult
 
 EXIT_BAD_INPUT = 2
 
@@ -174,67 +181,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _search(args) -> int:
-    import json
-    from pathlib import Path
-
-    from .budget import Budget, BudgetError
-    from .data import DataError, load_dataset
     from .search import run_search
 
-    def fail(msg: str) -> int:
-        print(f"error: {msg}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
     try:
-        config = SearchConfig.from_dict(given(args, SETTINGS))
-        if config.device.startswith("cuda"):
-            from .train import resolve_device
-
-            resolve_device(config.device)
-    except ValueError as exc:
-        return fail(str(exc))
-    try:
-        data = load_dataset(
-            args.data, strict=True, seed=config.seed, test_fraction=args.test_fraction
-        )
-    except DataError as exc:
-        return fail(str(exc))
-    budget = Budget.from_config(config)
-    try:  # a budget that no architecture within the bounds fits: refused before any work
-        budget.check_space(config.space, 3, data.image_size, data.num_classes, config.stem)
-    except BudgetError as exc:
-        return fail(str(exc))
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return fail(f"cannot create output folder {out}: {exc.strerror}")
-
+        config, data, out = _inputs(args)
+    except _BadInput as exc:
+        return _fail(str(exc))
     progress_path = out / "progress.jsonl"
-    records = []
-    if args.resume and progress_path.exists():
-        for line in progress_path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a torn last line from a crash
-    elif progress_path.exists():
+    records = _recorded(progress_path) if args.resume else []
+    if not args.resume and progress_path.exists():
         progress_path.unlink()
-
-    s = data.summary()
-    print(
-        f"dataset: {s['source']}  classes {s['num_classes']} ({', '.join(s['classes'][:6])}"
-        f"{', ...' if s['num_classes'] > 6 else ''})  train {s['train']}  test {s['test']}  "
-        f"{s['image_size']}x{s['image_size']}px"
-        + (f"  resized {s['resized']} (most were {s['resized_from']})" if s["resized"] else "")
-    )
-    print(
-        f"recipe: {config.recipe}  epochs: {config.epochs or 'recipe default'}  device: {config.device}"
-        f"  seed: {config.seed}"
-        + (f"  replaying {len(records)} recorded candidates" if records else "")
-    )
-    if budget.active:
-        print("budget: " + budget.describe())
+    _print_setup(data, config, records)
     progress = _Progress(sys.stdout, data.image_size)
 
     def on_event(e: dict) -> None:
@@ -250,12 +207,96 @@ def _search(args) -> int:
         print("\ninterrupted: rerun with --resume to continue where it stopped", file=sys.stderr)
         return 130
     from .export import write_outputs
-    from .space import Arch, format_table
 
     try:
         paths = write_outputs(result, data, out, int8=args.export == "int8")
     except OSError as exc:
-        return fail(f"cannot write outputs to {out}: {exc.strerror or exc}")
+        return _fail(f"cannot write outputs to {out}: {exc.strerror or exc}")
+    _print_outcome(result, data, args.export == "int8")
+    print(
+        f"{len(result.candidates)} candidates in {time.perf_counter() - t0:.1f}s; wrote "
+        + ", ".join(paths.values())
+    )
+    return 0
+
+
+class _BadInput(Exception):
+    """Input the search refuses before any work; its message is the one-line reason."""
+
+
+def _fail(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _inputs(args) -> tuple[SearchConfig, ImageData, Path]:
+    """The settings, the dataset and the output folder, each checked; _BadInput if not."""
+    from .budget import BudgetError
+    from .data import DataError, load_dataset
+
+    try:
+        config = SearchConfig.from_dict(given(args, SETTINGS))
+        if config.device.startswith("cuda"):
+            from .train import resolve_device
+
+            resolve_device(config.device)
+    except ValueError as exc:
+        raise _BadInput(str(exc)) from exc
+    try:
+        data = load_dataset(
+            args.data, strict=True, seed=config.seed, test_fraction=args.test_fraction
+        )
+    except DataError as exc:
+        raise _BadInput(str(exc)) from exc
+    try:  # a budget that no architecture within the bounds fits: refused before any work
+        config.check_space(3, data.image_size, data.num_classes)
+    except BudgetError as exc:
+        raise _BadInput(str(exc)) from exc
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _BadInput(f"cannot create output folder {out}: {exc.strerror}") from exc
+    return config, data, out
+
+
+def _recorded(progress_path: Path) -> list[dict]:
+    """The candidates a stopped run recorded, one JSON line each, up to a torn last line."""
+    records = []
+    if progress_path.exists():
+        for line in progress_path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a torn last line from a crash
+    return records
+
+
+def _print_setup(data: ImageData, config: SearchConfig, records: list[dict]) -> None:
+    """The dataset, the recipe and the budget, before the search starts."""
+    from .budget import Budget
+
+    s = data.summary()
+    print(
+        f"dataset: {s['source']}  classes {s['num_classes']} ({', '.join(s['classes'][:6])}"
+        f"{', ...' if s['num_classes'] > 6 else ''})  train {s['train']}  test {s['test']}  "
+        f"{s['image_size']}x{s['image_size']}px"
+        + (f"  resized {s['resized']} (most were {s['resized_from']})" if s["resized"] else "")
+    )
+    print(
+        f"recipe: {config.recipe}  epochs: {config.epochs or 'recipe default'}  device: {config.device}"
+        f"  seed: {config.seed}"
+        + (f"  replaying {len(records)} recorded candidates" if records else "")
+    )
+    budget = Budget.from_config(config)
+    if budget.active:
+        print("budget: " + budget.describe())
+
+
+def _print_outcome(result: SearchResult, data: ImageData, int8: bool) -> None:
+    """The chosen architecture, the final model's scores, its layer table and the exports."""
+    from .space import Arch, format_table
+
     best = result.best
     arch = Arch.from_dict(best["arch"])
     print()
@@ -266,8 +307,8 @@ def _search(args) -> int:
         else ""
     )
     print(
-        f"final architecture ({arch.short}, chosen on "
-        f"{'test, as the paper does' if split == 'test' else split}), {best['params']:,} parameters, "
+        f"final architecture ({arch.short}, chosen on {chosen_on(split)}), "
+        f"{best['params']:,} parameters, "
         f"{best['macs'] / 1e6:.1f}M MACs; search-time {val}test {best['test_acc']:.2f}% "
         f"{_ci(best.get('test_ci95'))}"
     )
@@ -279,13 +320,8 @@ def _search(args) -> int:
             + ", ".join(f"{c} {a:.1f}%" for c, a in final["per_class"].items() if a is not None)
         )
     print(format_table(arch, data.image_size))
-    if args.export == "int8" and result.exports:
+    if int8 and result.exports:
         print(_exports_table(result.exports))
-    print(
-        f"{len(result.candidates)} candidates in {time.perf_counter() - t0:.1f}s; wrote "
-        + ", ".join(paths.values())
-    )
-    return 0
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def _accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
 def _torch_runner(path):
     import torch
 
-    from .export import load_checkpoint
+    from .checkpoint import load_checkpoint
 
     model, _ = load_checkpoint(path)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from .budget import Budget
 from .budget import validate_settings as validate_budget
+from .footprint import Figures
 from .settings import SettingError, parse_settings, setting, settings_of
 from .space import STEMS, SearchSpace
 from .targets import FLASH_RESERVE_KB, RAM_RESERVE_KB, TARGET_CHOICES
@@ -91,6 +93,17 @@ def get_recipe(name: str, epochs: int | None = None, batch_size: int | None = No
 
 RECIPE_LABELS = {"fast": "fast (default)", "paper": "paper (300 epochs, slow)"}
 DEVICES = ("auto", "cuda", "cpu")  # and "cuda:N"
+
+PAPER_SPLIT = "test"
+"""The split the paper selects on; searches saved before the select_on setting chose on it too."""
+SPLIT_NOTES = {"validation": "carved from the training images", "test": "as the paper does"}
+"""Why each selection split reads as it does; pages, reports and the CLI all say it this way."""
+
+
+def chosen_on(split: str) -> str:
+    """The split that chose an architecture, as results name it: "validation" or "test, as the
+    paper does" (the report and the CLI put "chosen on " before it)."""
+    return f"{split}, {SPLIT_NOTES[split]}" if split == PAPER_SPLIT else split
 
 
 # ----------------------------------------------------------------------------- Search settings
@@ -221,7 +234,7 @@ class SearchConfig:
         label="Select on",
         choices=(
             ("validation", "validation (default)"),
-            ("test", "test (as the paper does)"),
+            (PAPER_SPLIT, f"{PAPER_SPLIT} ({SPLIT_NOTES[PAPER_SPLIT]})"),
         ),
         help="the split every decision and early stop reads; validation is carved from the "
         "training images, so the test accuracy stays an unbiased estimate",
@@ -274,6 +287,17 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+
+    def check_space(self, in_ch: int, image_size: int, num_classes: int) -> Figures:
+        """Refuse (BudgetError, naming the limit) settings whose budget not even the smallest
+        architecture of the space fits, on images of this shape; returns its figures. The form,
+        the CLI and the search itself all ask this before any training."""
+        budget = Budget.from_config(self)
+        return budget.check_space(self.space, in_ch, image_size, num_classes, self.stem)
+
+    def training_recipe(self) -> Recipe:
+        """The recipe every candidate trains with, and the baselines beside the search."""
+        return get_recipe(self.recipe, self.epochs, self.batch_size)
 
     def final_training(self) -> Recipe | None:
         """The recipe of the final training (None: skipped), batch size as the search's."""

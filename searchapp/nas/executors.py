@@ -1,9 +1,11 @@
 """Where candidates train: in the calling thread, in threads, or in local processes.
 
-The search (search.py) submits the candidates a look-ahead walk names and waits for any of
-them; it takes every decision itself, in Algorithm 1's order, from the finished results. An
+The scheduler (scheduler.py) submits the candidates a look-ahead walk names and waits for any
+of them; it takes every decision itself, in Algorithm 1's order, from the finished results. An
 executor only trains: ``submit(rec, arch)``, ``wait() -> (key, measured)``, ``close()``.
-The web brings its own executor that fans candidates out as RQ jobs (searchapp/tasks).
+The web brings its own executor that fans candidates out as RQ jobs (searchapp/tasks/candidates.py);
+every process that trains a candidate builds the same ``CandidateTrainer`` on the same
+``selection_split``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,16 @@ from .record import CandidateRecord
 from .space import Arch
 
 POLL_SECONDS = 0.2
+
+
+def selection_split(config: SearchConfig, data) -> tuple | None:
+    """The (train, validation) indices into the training images that a search selects on;
+    None when it selects on test (or has no data)."""
+    if data is None or config.select_on != "validation":
+        return None
+    from .splits import validation_indices
+
+    return validation_indices(data.y_train, config.val_frac, config.seed)
 
 
 class CandidateTrainer:
@@ -51,14 +63,14 @@ class CandidateTrainer:
         return self._device_data
 
     def __call__(self, arch: Arch, on_epoch: Callable[[dict], None]) -> dict:
-        from .train import candidate_seed, get_recipe, train_candidate
+        from .train import candidate_seed, train_candidate
 
         dd = self.device_data()
         cfg = self.config
         res = train_candidate(
             arch,
             dd,
-            get_recipe(cfg.recipe, cfg.epochs, cfg.batch_size),
+            cfg.training_recipe(),
             seed=candidate_seed(cfg.seed, arch),
             device=dd.device,
             on_epoch=on_epoch,
@@ -230,6 +242,6 @@ def make_executor(search):
     n = search.config.parallel
     if n <= 1:
         return InlineExecutor(search)
-    if search._evaluator is not None:
+    if search.evaluator is not None:
         return ThreadExecutor(search, n)
     return ProcessExecutor(search, n)

@@ -1,7 +1,8 @@
 """Write a search's outputs: result.json, model.pt (weights + architecture) and model.onnx.
 
 Every file is written to a temporary name and renamed into place, so a crash or a full disk
-never leaves a partial file under the final name.
+never leaves a partial file under the final name. model.pt's format is checkpoint.py's; each
+model file is checked by running it (artifacts.py).
 """
 
 from __future__ import annotations
@@ -12,69 +13,15 @@ import warnings
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from .artifacts import LATENCY_RUNS
-from .augment import channel_stats
+from .artifacts import LATENCY_RUNS, file_entry, int8_loss, measure
+from .checkpoint import FORMAT, Classifier, checkpoint, load_checkpoint
 from .data import ImageData
 from .files import atomic_path
 from .int8 import CALIBRATION_IMAGES
-from .model import build_model
-from .space import IMAGENET_STEM_INPUT, Arch
+from .space import Arch
 
-FORMAT = "mininas-weights-v1"
-
-
-class Classifier(nn.Module):
-    """The found network with its preprocessing: float pixels in [0, 1], (N, 3, H, W) -> logits."""
-
-    def __init__(self, net: nn.Module, mean: list[float], std: list[float], resize_to: int | None):
-        super().__init__()
-        self.net = net
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
-        self.resize_to = resize_to
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.mean) / self.std
-        if self.resize_to:
-            x = nn.functional.interpolate(
-                x, size=(self.resize_to, self.resize_to), mode="bilinear", align_corners=False
-            )
-        return self.net(x)
-
-
-def checkpoint(arch: Arch, state: dict, data: ImageData, extra: dict | None = None) -> dict:
-    """A plain dict (tensors, numbers, strings, lists) that torch.load(weights_only=True) reads.
-
-    The normalisation is the trainer's own (channel_stats of the training images).
-    """
-    mean, std = channel_stats(torch.from_numpy(data.x_train).permute(0, 3, 1, 2))
-    return {
-        "format": FORMAT,
-        "arch": arch.to_dict(),
-        "state_dict": state,
-        "in_ch": 3,
-        "num_classes": data.num_classes,
-        "classes": list(data.classes),
-        "image_size": data.image_size,
-        "mean": mean.tolist(),
-        "std": std.tolist(),
-        **(extra or {}),
-    }
-
-
-def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[Classifier, dict]:
-    """Rebuild the Classifier (in eval mode) from a model.pt; returns it and the checkpoint."""
-    ckpt = torch.load(path, map_location=device, weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a Mini-NAS weights file")
-    arch = Arch.from_dict(ckpt["arch"])
-    net = build_model(arch, ckpt["in_ch"], ckpt["num_classes"])
-    net.load_state_dict(ckpt["state_dict"])
-    resize = IMAGENET_STEM_INPUT if arch.stem == "imagenet" else None
-    model = Classifier(net, ckpt["mean"], ckpt["std"], resize).eval()
-    return model, ckpt
+__all__ = ["FORMAT", "Classifier", "checkpoint", "export_onnx", "load_checkpoint", "write_outputs"]
 
 
 def export_onnx(model: Classifier, image_size: int, path: str | os.PathLike) -> None:
@@ -151,7 +98,6 @@ def _reason(exc: BaseException) -> str:
 
 def _exports(paths, model, data, out: Path, int8, calibration_images, latency_runs, seed) -> dict:
     """{artifact name: figures or {"file", "error"}} for the float32 and (with int8) int8 files."""
-    from .artifacts import file_entry, int8_loss, measure
 
     def attempt(name: str, file: str, make) -> bool:
         try:

@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 from .stats import interval
 
 
-def _measured(default=dataclasses.MISSING, *, public: bool = True, factory=None):
-    """A field that training produces (copied from a recorded run when it is replayed)."""
-    meta = {"measured": True, "public": public}
+def _measured(
+    default=dataclasses.MISSING, *, public: bool = True, factory=None, trained: bool = True
+):
+    """A field that training produces (copied from a recorded run when it is replayed).
+
+    ``trained=False``: measured, but filled in by whoever ran the training, not by it."""
+    meta = {"measured": True, "public": public, "trained": trained}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -60,7 +64,8 @@ class CandidateRecord:
     reason: str = ""
     # trained ahead of Algorithm 1's decisions (--parallel N) and not needed by them
     speculative: bool = False
-    worker: str = _measured("")  # who trained it: "local", a process, or an RQ worker's name
+    # who trained it: "local", a process, or an RQ worker's name (set by the executor)
+    worker: str = _measured("", trained=False)
     replayed: bool = field(default=False, metadata={"public": False})
 
     @classmethod
@@ -106,6 +111,22 @@ class CandidateRecord:
 
 
 MEASURED = tuple(f.name for f in dataclasses.fields(CandidateRecord) if f.metadata.get("measured"))
+TRAINED = tuple(
+    f.name for f in dataclasses.fields(CandidateRecord) if f.metadata.get("trained", False)
+)
+"""The measured fields one training run produces: ``train.Result`` is built from these."""
 PUBLIC = tuple(
     f.name for f in dataclasses.fields(CandidateRecord) if f.metadata.get("public", True)
 )
+
+
+def trained_fields() -> list[tuple[str, str, dataclasses.Field]]:
+    """(name, type, field) of each TRAINED field, with the record's type and default, for
+    ``dataclasses.make_dataclass``: how another class holds the same fields without a copy."""
+    out = []
+    for f in dataclasses.fields(CandidateRecord):
+        if f.name in TRAINED:
+            out.append(
+                (f.name, f.type, field(default=f.default, default_factory=f.default_factory))
+            )
+    return out

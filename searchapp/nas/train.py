@@ -12,17 +12,19 @@ import math
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, make_dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .augment import Augment, channel_stats
-from .config import RECIPES, Cancelled, Recipe, get_recipe  # noqa: F401 - re-exported
+from .config import Cancelled, Recipe, get_recipe  # noqa: F401 - re-exported
 from .data import ImageData
+from .lr_schedule import EarlyStop, Schedule
 from .model import build_model, num_params
-from .schedule import EarlyStop, Schedule
+from .record import trained_fields
+from .scoring import evaluate, predict, score  # noqa: F401 - predict re-exported
 from .space import IMAGENET_STEM_INPUT, Arch, count_macs
 
 
@@ -40,39 +42,32 @@ def resolve_device(device: str = "auto") -> torch.device:
 # ----------------------------------------------------------------------------- Results
 
 
-@dataclass
-class Result:
-    """What training one candidate produced.
+def _metrics(self) -> dict:
+    """The measured figures as a plain dict: everything but the weights."""
+    d = asdict(self)
+    d.pop("state_dict")
+    return d
 
-    ``test_acc`` is scored once, after training. ``val_acc`` (None without a validation split)
-    likewise; the per-class lists are in class order. ``val_curve`` / ``test_curve`` hold the
-    selection split's accuracy per epoch (the one early stopping read); the other stays empty.
-    """
 
-    train_acc: float
-    test_acc: float
-    loss_curve: list[float]
-    test_curve: list[float]
-    epochs: int
-    batch_size: int
-    seconds: float
-    device: str
-    params: int
-    macs: int
-    status: str = "ok"  # ok | diverged
-    oom_retries: int = 0
-    val_acc: float | None = None
-    val_curve: list[float] = field(default_factory=list)
-    val_correct: list[int] | None = None
-    val_count: list[int] | None = None
-    test_correct: list[int] | None = None
-    test_count: list[int] | None = None
-    state_dict: dict | None = field(default=None, repr=False)
+# The record's TRAINED fields (names, types, defaults) are not repeated here: record.py
+# defines them once, and a test checks that the two agree.
+Result = make_dataclass(
+    "Result",
+    [
+        *trained_fields(),
+        ("params", int, 0),
+        ("macs", int, 0),
+        ("state_dict", "dict | None", field(default=None, repr=False)),
+    ],
+    namespace={"__module__": __name__, "metrics": _metrics},
+)
+Result.__doc__ = """What training one candidate produced: the candidate record's TRAINED fields,
+its size (``params``, ``macs``) and its weights (``state_dict``, None unless kept and ok).
 
-    def metrics(self) -> dict:
-        d = asdict(self)
-        d.pop("state_dict")
-        return d
+``test_acc`` is scored once, after training. ``val_acc`` (None without a validation split)
+likewise; the per-class lists are in class order. ``val_curve`` / ``test_curve`` hold the
+selection split's accuracy per epoch (the one early stopping read); the other stays empty.
+"""
 
 
 EpochCallback = Callable[[dict], None]
@@ -138,68 +133,7 @@ def effective_batch(recipe: Recipe, n_train: int) -> int:
     return max(1, min(b, n_train))
 
 
-# ----------------------------------------------------------------------------- Train and Eval
-
-
-@torch.no_grad()
-def evaluate(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    aug: Augment,
-    batch_size: int = 1024,
-    autocast: bool = False,
-) -> tuple[float, float]:
-    """Accuracy (percent) and mean loss on uint8 images x, in eval mode (one sync at the end)."""
-    model.eval()
-    correct = torch.zeros((), dtype=torch.long, device=x.device)
-    loss_sum = torch.zeros((), dtype=torch.float32, device=x.device)
-    for i in range(0, len(x), batch_size):
-        xb = aug(x[i : i + batch_size], train=False)
-        yb = y[i : i + batch_size]
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-            out = model(xb)
-        loss_sum += F.cross_entropy(out.float(), yb, reduction="sum")
-        correct += (out.argmax(1) == yb).sum()
-    n = max(len(x), 1)
-    return 100.0 * correct.item() / n, loss_sum.item() / n
-
-
-@torch.no_grad()
-def score(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    aug: Augment,
-    num_classes: int,
-    batch_size: int = 1024,
-    autocast: bool = False,
-) -> tuple[float, list[int], list[int]]:
-    """Accuracy (percent), per-class correct counts and per-class image counts on x, y."""
-    model.eval()
-    correct = torch.zeros(num_classes, dtype=torch.long, device=x.device)
-    for i in range(0, len(x), batch_size):
-        xb = aug(x[i : i + batch_size], train=False)
-        yb = y[i : i + batch_size]
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-            out = model(xb)
-        hit = out.float().argmax(1) == yb
-        correct += torch.bincount(yb[hit], minlength=num_classes)
-    count = torch.bincount(y, minlength=num_classes).tolist()
-    correct_l = correct.tolist()
-    return 100.0 * sum(correct_l) / max(len(y), 1), correct_l, count
-
-
-@torch.no_grad()
-def predict(
-    model: torch.nn.Module, x: torch.Tensor, aug: Augment, batch_size: int = 1024
-) -> torch.Tensor:
-    """Class probabilities (N, classes), float32 on the CPU, in eval mode."""
-    model.eval()
-    outs = []
-    for i in range(0, len(x), batch_size):
-        outs.append(torch.softmax(model(aug(x[i : i + batch_size], train=False)).float(), 1))
-    return torch.cat(outs).cpu() if outs else torch.zeros(0)
+# ----------------------------------------------------------------------------- Train
 
 
 def train_candidate(
@@ -315,8 +249,7 @@ def _train_once(
     gen = torch.Generator(device=dev)
     gen.manual_seed(opts.seed)
     model, aug, autocast = _setup(make_model, dd, recipe, opts.resize_to)
-    n = len(dd.y_train)
-    steps_per_epoch = math.ceil(n / batch)
+    steps_per_epoch = math.ceil(len(dd.y_train) / batch)
     schedule = Schedule(recipe, batch, steps_per_epoch)
     early_stop = EarlyStop(recipe, schedule, steps_per_epoch)
     opt = torch.optim.SGD(
@@ -338,27 +271,9 @@ def _train_once(
     for epoch in range(1, recipe.epochs + 1):
         if opts.should_stop is not None and opts.should_stop():
             raise Cancelled()
-        model.train()
-        perm = torch.randperm(n, device=dev, generator=gen)
-        loss_sum = torch.zeros((), device=dev)
-        correct = torch.zeros((), device=dev, dtype=torch.long)
-        for i in range(0, n, batch):
-            idx = perm[i : i + batch]
-            xb = aug(dd.x_train[idx], train=True, generator=gen)
-            yb = dd.y_train[idx]
-            for g in opt.param_groups:
-                g["lr"] = schedule.lr(step)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
-                out = model(xb)
-                loss = F.cross_entropy(out.float(), yb, label_smoothing=recipe.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            loss_sum += loss.detach() * len(idx)
-            correct += (out.detach().argmax(1) == yb).sum()
-        mean_loss = (loss_sum / n).item()  # one sync per epoch
-        train_acc = 100.0 * correct.item() / n
+        mean_loss, train_acc, step = _train_epoch(
+            model, opt, dd, aug, schedule, step, batch, gen, autocast, recipe.label_smoothing
+        )
         loss_curve.append(mean_loss)
         if not math.isfinite(mean_loss):
             status, sel_acc = "diverged", 0.0
@@ -374,19 +289,7 @@ def _train_once(
         _report(opts.on_epoch, epoch, recipe.epochs, mean_loss, train_acc, accs)
         if status == "diverged" or early_stop.done(epoch, step, train_acc, sel_acc):
             break
-    # Each split is scored once, after training: test only for display, never for a decision.
-    scores = {}
-    for name, x, y in (("val", dd.x_val, dd.y_val), ("test", dd.x_test, dd.y_test)):
-        if x is None:
-            continue
-        if status == "diverged":
-            scores[name] = (
-                0.0,
-                [0] * dd.num_classes,
-                torch.bincount(y, minlength=dd.num_classes).tolist(),
-            )
-        else:
-            scores[name] = score(model, x, y, aug, dd.num_classes, opts.eval_batch, autocast)
+    scores = _score_splits(model, dd, aug, status == "diverged", opts.eval_batch, autocast)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
@@ -414,8 +317,73 @@ def _train_once(
         params=num_params(model),
         macs=0,
         status=status,
+        oom_retries=0,
         state_dict=state,
     )
+
+
+def _train_epoch(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    dd: DeviceData,
+    aug: Augment,
+    schedule: Schedule,
+    step: int,
+    batch: int,
+    gen: torch.Generator,
+    autocast: bool,
+    label_smoothing: float,
+) -> tuple[float, float, int]:
+    """One pass over the training images in a seeded order, starting at global ``step``.
+
+    Returns the mean loss, the training accuracy (percent) and the step it ended at."""
+    dev = dd.device
+    n = len(dd.y_train)
+    model.train()
+    perm = torch.randperm(n, device=dev, generator=gen)
+    loss_sum = torch.zeros((), device=dev)
+    correct = torch.zeros((), device=dev, dtype=torch.long)
+    for i in range(0, n, batch):
+        idx = perm[i : i + batch]
+        xb = aug(dd.x_train[idx], train=True, generator=gen)
+        yb = dd.y_train[idx]
+        for g in opt.param_groups:
+            g["lr"] = schedule.lr(step)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
+            out = model(xb)
+            loss = F.cross_entropy(out.float(), yb, label_smoothing=label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        loss_sum += loss.detach() * len(idx)
+        correct += (out.detach().argmax(1) == yb).sum()
+    mean_loss = (loss_sum / n).item()  # one sync per epoch
+    return mean_loss, 100.0 * correct.item() / n, step
+
+
+def _score_splits(
+    model: torch.nn.Module,
+    dd: DeviceData,
+    aug: Augment,
+    diverged: bool,
+    eval_batch: int,
+    autocast: bool,
+) -> dict[str, tuple[float, list[int], list[int]]]:
+    """Accuracy, per-class correct and per-class counts of "val" (when split off) and "test".
+
+    Each split is scored once, after training: test only for display, never for a decision.
+    A diverged network scores nothing."""
+    scores = {}
+    for name, x, y in (("val", dd.x_val, dd.y_val), ("test", dd.x_test, dd.y_test)):
+        if x is None:
+            continue
+        if diverged:
+            count = torch.bincount(y, minlength=dd.num_classes).tolist()
+            scores[name] = (0.0, [0] * dd.num_classes, count)
+        else:
+            scores[name] = score(model, x, y, aug, dd.num_classes, eval_batch, autocast)
+    return scores
 
 
 def _report(cb, epoch, epochs, loss, train_acc, accs: dict) -> None:

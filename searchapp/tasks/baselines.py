@@ -1,7 +1,8 @@
 """The baselines job: MobileNetV2 and EfficientNet-B0 on a finished search's dataset.
 
-Same recipe, epochs, batch size, seed and device as the search, and the same input size it
-trained at (224 when the search used the imagenet stem, as the paper does for Tiny-ImageNet).
+Same recipe, epochs, batch size, seed and device as the search (read through the engine's
+SearchConfig, so its defaults are the search's), and the same input size it trained at (224
+when the search used the imagenet stem, as the paper does for Tiny-ImageNet).
 Like the search job, the engine (and torch) is imported inside the job only.
 """
 
@@ -12,10 +13,10 @@ import time
 
 from django.utils import timezone
 
-from ..baselines import announce, input_size
 from ..models import BaselineRun, Search
 from ..storage import media_path
 from . import queue
+from .lifecycle import announce_baselines
 
 log = logging.getLogger(__name__)
 
@@ -53,28 +54,47 @@ def run_baselines_job(search_id: int) -> dict:
                 BaselineRun.Status.FAILED,
                 queue.BASELINES.failure_reason(exc),
             ):
-                announce(search_id, "baseline.finished")
+                announce_baselines(search_id, "baseline.finished")
     if first_error is not None:
         raise first_error
     return out
 
 
+def search_stem(search: Search) -> str:
+    """The stem the search trained with: its setting, else its best arch's, else by size."""
+    from searchapp.nas.space import default_stem
+
+    stem = (search.settings or {}).get("stem")
+    if not stem and search.best is not None:
+        stem = (search.best.arch or {}).get("stem")
+    return stem or default_stem(search.dataset.image_size)
+
+
+def input_size(search: Search) -> int | None:
+    """The side the baselines see: 224 when the search upscaled, else the data's own (None)."""
+    from searchapp.nas.space import IMAGENET_STEM_INPUT
+
+    if search_stem(search) == "imagenet" and search.dataset.image_size != IMAGENET_STEM_INPUT:
+        return IMAGENET_STEM_INPUT
+    return None
+
+
 def _train_one(search: Search, run: BaselineRun, data) -> str:
     from searchapp.nas.baselines import train_baseline
-    from searchapp.nas.train import Cancelled, get_recipe
+    from searchapp.nas.config import SearchConfig
+    from searchapp.nas.train import Cancelled
 
     row = BaselineRun.objects.filter(pk=run.pk)
     row.update(status=BaselineRun.Status.RUNNING, started=timezone.now(), error="")
-    announce(search.pk, "baseline.progress")
-    cfg = search.settings or {}
+    announce_baselines(search.pk, "baseline.progress")
     try:
-        recipe = get_recipe(cfg.get("recipe", "fast"), cfg.get("epochs"), cfg.get("batch_size"))
+        config = SearchConfig.from_dict(search.settings or {})
         metrics = train_baseline(
             run.name,
             data,
-            recipe,
-            seed=int(cfg.get("seed") or 0),
-            device=cfg.get("device") or "auto",
+            config.training_recipe(),
+            seed=config.seed,
+            device=config.device,
             on_epoch=EpochSaver(run.pk, search.pk),
             should_stop=queue.CancelFlag(BaselineRun, run.pk),
             image_size=input_size(search),
@@ -92,7 +112,7 @@ def _train_one(search: Search, run: BaselineRun, data) -> str:
         queue.mark_ended(row, BaselineRun.Status.FINISHED, progress={}, metrics=metrics)
         return BaselineRun.Status.FINISHED
     finally:
-        announce(search.pk, "baseline.finished")  # the row says how it ended
+        announce_baselines(search.pk, "baseline.finished")  # the row says how it ended
 
 
 class EpochSaver:
@@ -112,4 +132,4 @@ class EpochSaver:
         self.saved = now
         keys = ("epoch", "epochs", "loss", "train_acc", "test_acc")
         BaselineRun.objects.filter(pk=self.run_id).update(progress={k: event.get(k) for k in keys})
-        announce(self.search_id, "baseline.progress")
+        announce_baselines(self.search_id, "baseline.progress")

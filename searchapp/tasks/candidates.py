@@ -1,66 +1,50 @@
 """Candidates as RQ jobs: one search on many workers (``parallel`` > 1).
 
-The search's own job (tasks/search.py) stays the coordinator: it runs Algorithm 1 and takes
-every decision. The candidates a look-ahead walk names are queued on ``gpu`` as candidate jobs,
-which any worker on any machine picks up through the same Redis; each one trains its network
-from scratch (seeded by the architecture, so the weights do not depend on where), writes the
-weights to the search's work folder (shared media) and pushes its measured figures to the
-search's results list in Redis. The database stays the truth: the events of every candidate
-are saved and broadcast by the process that trains it.
-
-Who trains a candidate is settled by a claim in Redis (a lease, renewed while it trains): a
-candidate job takes it before it starts, and the coordinator takes it to train a queued
-candidate itself whenever its own slot is free, so a search with more candidates in flight than
-free workers still moves (with one worker it is the sequential search). A claim that expires
-without a result (its worker was killed) puts the candidate on the queue again; Cancel and the
-end of the search stop every candidate in flight within an epoch.
+The search's own job (search.py) stays the coordinator: it runs Algorithm 1 and takes every
+decision; RQExecutor is its executor. The candidates a look-ahead walk names are queued as
+candidate jobs, which any worker on any machine picks up; each one trains its network from
+scratch (seeded by the architecture, so the weights do not depend on where), saves the weights
+in the search's work folder (shared media) and pushes its measured figures to Redis. The
+coordinator trains a queued candidate itself whenever its own slot is free, so a search with
+more candidates in flight than free workers still moves (with one worker it is the sequential
+search). Who trains what, and how a lost worker or the end of the search is noticed, is the
+protocol of redis_protocol.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import queue as pyqueue
 import socket
 import threading
-import time
-
-from django.conf import settings
 
 from searchapp.nas.record import CandidateRecord
 from searchapp.nas.space import Arch
 
 from ..models import Search
 from . import queue
-from .lease import Lease
+from .events import EventRecorder
+from .lease import Lease, release_held_by
+from .redis_protocol import (
+    COORDINATOR,
+    DONE,
+    DONE_TTL,
+    STOP_TTL,
+    claim_key,
+    is_done,
+    pop_results,
+    push_result,
+    results_key,
+    stop_key,
+)
 
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 0.5
 """How long the coordinator blocks on the results list before it looks around."""
-DONE = "done|"
-"""A claim's value once its candidate is trained: nobody takes it again."""
-DONE_TTL = 24 * 3600
 MAX_ATTEMPTS = 3
 """A candidate whose worker dies this many times fails the search (a crash, not bad luck)."""
-
-
-def _digest(key: str) -> str:
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
-
-
-def claim_key(search_id: int, key: str) -> str:
-    return f"mininas:search:{search_id}:claim:{_digest(key)}"
-
-
-def results_key(search_id: int) -> str:
-    return f"mininas:search:{search_id}:results"
-
-
-def stop_key(search_id: int) -> str:
-    return f"mininas:search:{search_id}:stop"
 
 
 def worker_name() -> str:
@@ -69,76 +53,23 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getppid()}"
 
 
-def _engine_trainer(search: Search, should_stop):
-    """A CandidateTrainer on the search's dataset and split, as the coordinator has it."""
-    from searchapp.nas.data import load_npz, validation_indices
-    from searchapp.nas.executors import CandidateTrainer
-    from searchapp.nas.search import SearchConfig
-
-    from ..storage import media_path
-
-    config = SearchConfig.from_dict(search.settings)
-    data = load_npz(media_path(search.dataset.npz_path))
-    split = None
-    if config.select_on == "validation":
-        split = validation_indices(data.y_train, config.val_frac, config.seed)
-    return CandidateTrainer(config, data, split, should_stop)
-
-
-def _persist(search_id: int, key: str, state: dict) -> None:
-    import torch
-
-    from searchapp.nas.files import atomic_path
-    from searchapp.nas.search import _weights_name
-
-    from ..storage import search_dir
-
-    folder = search_dir(search_id) / "work" / "candidates"
-    folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / _weights_name(key)) as tmp:
-        torch.save(state, tmp)
-
-
 def release_claim(connection, job) -> bool:
     """Drop the claim of a candidate job whose work-horse died (the worker calls this), so
     its coordinator queues the candidate again without waiting for the claim to expire."""
     search_id, record = job.args[0], job.args[1]
-    key = claim_key(search_id, record["key"])
-    value = connection.get(key)
-    if value and value.decode().split("|", 1)[0] == job.id:
-        return bool(connection.delete(key))
-    return False
-
-
-class _StopFlag:
-    """should_stop() of a candidate: the search cancelled or deleted, the search decided (its
-    coordinator set the stop key), or the claim lost."""
-
-    def __init__(self, search_id: int, claim: Lease):
-        self.cancel = queue.CancelFlag(Search, search_id, lost=lambda: claim.lost)
-        self.connection = claim.connection
-        self.key = stop_key(search_id)
-        self.checked = 0.0
-        self.stopped = False
-
-    def __call__(self, *args, **kwargs) -> bool:
-        if self.cancel():
-            return True
-        now = time.monotonic()
-        if not self.stopped and now - self.checked >= queue.CANCEL_POLL_SECONDS:
-            self.checked = now
-            self.stopped = bool(self.connection.exists(self.key))
-        return self.stopped
+    return release_held_by(connection, claim_key(search_id, record["key"]), job.id)
 
 
 def run_candidate_job(search_id: int, record: dict, arch: dict) -> dict:
-    """Train one candidate of a search for its coordinator (see the module's docstring)."""
+    """Train one candidate of a search for its coordinator (see redis_protocol.py)."""
     from rq import get_current_job
 
-    from searchapp.nas.config import Cancelled
-    from searchapp.nas.executors import train_one
+    from searchapp.nas.candidate_weights import persist_weights
+    from searchapp.nas.config import Cancelled, SearchConfig
+    from searchapp.nas.data import load_npz
+    from searchapp.nas.executors import CandidateTrainer, selection_split, train_one
 
-    from .search import EventRecorder
+    from ..storage import media_path, search_dir
 
     conn = queue.connection()
     rec = CandidateRecord.from_dict(record)
@@ -151,8 +82,12 @@ def run_candidate_job(search_id: int, record: dict, arch: dict) -> dict:
     if not claim.acquire():
         return {"status": "skipped", "reason": "another worker trains it"}
     try:
-        should_stop = _StopFlag(search_id, claim)
-        trainer = _engine_trainer(search, should_stop)
+        should_stop = queue.CancelFlag(
+            Search, search_id, lost=lambda: claim.lost, stop_key=stop_key(search_id), redis=conn
+        )
+        config = SearchConfig.from_dict(search.settings)
+        data = load_npz(media_path(search.dataset.npz_path))
+        trainer = CandidateTrainer(config, data, selection_split(config, data), should_stop)
         try:
             out = train_one(
                 trainer, rec, Arch.from_dict(arch), EventRecorder(search_id), worker_name()
@@ -161,8 +96,8 @@ def run_candidate_job(search_id: int, record: dict, arch: dict) -> dict:
             return {"status": "stopped"}
         state = out.pop("state_dict", None)
         if state is not None:
-            _persist(search_id, rec.key, state)
-        conn.rpush(results_key(search_id), json.dumps({"key": rec.key, "out": out}))
+            persist_weights(search_dir(search_id) / "work", rec.key, state)
+        push_result(conn, search_id, rec.key, out)
         claim.settle(DONE, DONE_TTL)
         return {"status": "ok", "index": rec.index}
     finally:
@@ -199,26 +134,15 @@ class RQExecutor:
         claim = self.conn.get(claim_key(self.search_id, rec.key))
         if rec.key in self.early:
             return  # trained for an earlier coordinator of this search
-        if claim is not None and claim.decode() == DONE:
+        if is_done(claim):
             self.conn.delete(claim_key(self.search_id, rec.key))  # its result was lost with it
         elif claim is not None:
             return  # a worker of an earlier coordinator is training it; its result will come
         self._enqueue(rec, arch)
 
     def _enqueue(self, rec: CandidateRecord, arch: Arch) -> None:
-        import django_rq
-
         job_id = queue.CANDIDATE.new_id(self.search_id)
-        django_rq.get_queue(queue.CANDIDATE.queue, commit_mode="auto").enqueue(
-            queue.CANDIDATE.func,
-            self.search_id,
-            rec.to_dict(),
-            arch.to_dict(),
-            job_id=job_id,
-            job_timeout=getattr(settings, queue.CANDIDATE.timeout_setting),
-            result_ttl=3600,
-            failure_ttl=queue.FAILURE_TTL,
-        )
+        queue.CANDIDATE.enqueue(self.search_id, job_id, rec.to_dict(), arch.to_dict())
         self.jobs[rec.key] = job_id
         self.claimed.discard(rec.key)
 
@@ -232,7 +156,7 @@ class RQExecutor:
             if key in self.early:
                 continue
             claim = Lease(
-                self.conn, self.search_id, "coordinator", key=claim_key(self.search_id, key)
+                self.conn, self.search_id, COORDINATOR, key=claim_key(self.search_id, key)
             )
             if not claim.acquire():
                 continue
@@ -240,7 +164,7 @@ class RQExecutor:
 
             def work(rec=rec, arch=arch, box=box) -> None:
                 try:
-                    box["out"] = train_one(self.trainer, rec, arch, self.events.put, "coordinator")
+                    box["out"] = train_one(self.trainer, rec, arch, self.events.put, COORDINATOR)
                 except BaseException as exc:  # noqa: BLE001 - handed to the search's thread
                     box["error"] = exc
 
@@ -258,19 +182,7 @@ class RQExecutor:
 
     def _collect(self, block: bool) -> None:
         """Move the results pushed by candidate jobs into ``early``."""
-        if block:
-            item = self.conn.blpop([results_key(self.search_id)], timeout=WAIT_SECONDS)
-            items = [item[1]] if item else []
-        else:
-            items = []
-        while True:
-            raw = self.conn.lpop(results_key(self.search_id))
-            if raw is None:
-                break
-            items.append(raw)
-        for raw in items:
-            msg = json.loads(raw)
-            self.early[msg["key"]] = msg["out"]
+        self.early.update(pop_results(self.conn, self.search_id, WAIT_SECONDS if block else 0))
 
     def _requeue_lost(self) -> None:
         """A candidate whose worker died: its claim lapsed without a result. Queue it again."""
@@ -326,7 +238,7 @@ class RQExecutor:
 
     def close(self) -> None:
         """The search is decided (or stopped): every candidate still in flight stops."""
-        self.conn.set(stop_key(self.search_id), "1", ex=24 * 3600)
+        self.conn.set(stop_key(self.search_id), "1", ex=STOP_TTL)
         self.stopping.set()
         if self.local is not None:
             self.local[1].join()  # its should_stop is the search's: it stops within an epoch

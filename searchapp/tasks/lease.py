@@ -6,16 +6,20 @@ expires and the reconciler may queue the search again. After a Redis restart the
 the thread takes it again within a renewal period (the reconciler waits for Redis to have been
 up for a whole lease before it judges anyone). If another job holds it, this job has lost the
 search: `lost` turns true and the job stops without finishing the search.
+
+A candidate's claim is the same kind of lease on another key (redis_protocol.py names the keys
+and their values).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
 
 import redis
 from django.conf import settings
+
+from .redis_protocol import holder_of, holder_value, lease_key
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +36,23 @@ return 0
 """
 
 
-def lease_key(search_id: int) -> str:
-    return f"mininas:search:{search_id}:lease"
-
-
 def holder(connection: redis.Redis, search_id: int) -> str | None:
     """The job id holding the search's lease, or None."""
-    value = connection.get(lease_key(search_id))
-    return value.decode().split("|", 1)[0] if value else None
+    return holder_of(connection.get(lease_key(search_id)))
+
+
+def release_held_by(connection: redis.Redis, key: str, job_id: str) -> bool:
+    """Drop the lease or claim ``key`` if ``job_id`` holds it (the worker does this when that
+    job's work-horse died)."""
+    value = connection.get(key)
+    if holder_of(value) == job_id:
+        return bool(connection.eval(_RELEASE, 1, key, value))
+    return False
 
 
 def release_for_job(connection: redis.Redis, search_id: int, job_id: str) -> bool:
-    """Drop the lease if `job_id` holds it (the worker does this when that job's horse died)."""
-    value = connection.get(lease_key(search_id))
-    if value and value.decode().split("|", 1)[0] == job_id:
-        return bool(connection.eval(_RELEASE, 1, lease_key(search_id), value))
-    return False
+    """Drop the search's lease if ``job_id`` holds it."""
+    return release_held_by(connection, lease_key(search_id), job_id)
 
 
 class Lease:
@@ -59,7 +64,7 @@ class Lease:
         self.connection = connection
         self.search_id = search_id
         self.key = key or lease_key(search_id)  # another key: a candidate's claim
-        self.value = f"{job_id or 'direct'}|{uuid.uuid4().hex}"
+        self.value = holder_value(job_id)
         self.ttl_ms = max(1000, int(settings.SEARCH_LEASE_SECONDS * 1000))
         self.lost = False
         self._stop = threading.Event()

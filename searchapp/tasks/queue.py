@@ -1,10 +1,11 @@
 """What every job shares: its id, its queue, how it is enqueued, how it fails, how it is cancelled.
 
-The three kinds of job are declared here, once (name, function, queue, timeout setting). The
-function is named by its dotted path, so the web process queues a job without importing the
-job's module (and the engine and torch behind it). A job id
-is `<kind>-<row id>-<8 hex>` ("search-12-ab34cd56"): made by `JobKind.new_id` and read back by
-`parse_job_id` (the worker uses it to find the search of a dead work-horse).
+The kinds of job are declared here, once (name, function, queue, timeout setting, how long
+RQ keeps a result), and every job is queued through `JobKind.enqueue`. The function is named by
+its dotted path, so the web process queues a job without importing the job's module (and the
+engine and torch behind it). A job id is `<kind>-<row id>-<8 hex>` ("search-12-ab34cd56"): made
+by `JobKind.new_id` and read back by `parse_job_id` (the worker uses it to find the search of a
+dead work-horse).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ CPU_QUEUE = "default"
 """Deriving the paper's suite; workers take it after "gpu" (`rqworker gpu default`)."""
 RESULT_TTL = 7 * 24 * 3600
 """Seconds RQ keeps a finished job's result."""
+CANDIDATE_RESULT_TTL = 3600
+"""Seconds RQ keeps a candidate job's result (its figures are in Redis and the database)."""
 FAILURE_TTL = 30 * 24 * 3600
 """Seconds RQ keeps a failed job (and its traceback)."""
 CANCEL_POLL_SECONDS = 0.5
@@ -39,29 +42,33 @@ ERROR_CHARS = 5000
 
 @dataclass(frozen=True)
 class JobKind:
-    """One kind of job: its id prefix, the function RQ runs with a row's id, its queue, and the
-    setting that holds its timeout (RQ's own default, 180 s, is far too short)."""
+    """One kind of job: its id prefix, the function RQ runs with a row's id, its queue, the
+    setting that holds its timeout (RQ's own default, 180 s, is far too short) and how long RQ
+    keeps its result."""
 
     name: str
     func: str  # dotted path of the function RQ imports in the worker
     queue: str
     timeout_setting: str
+    result_ttl: int = RESULT_TTL
 
     def new_id(self, pk: int) -> str:
         """A fresh job id for row `pk`: "search-12-ab34cd56" (parse_job_id reads it back)."""
         return f"{self.name}-{pk}-{uuid.uuid4().hex[:8]}"
 
-    def enqueue(self, pk: int, job_id: str) -> None:
-        """Put the job on its queue now (the row must already be committed)."""
+    def enqueue(self, pk: int, job_id: str, *args) -> None:
+        """Put the job ``func(pk, *args)`` on its queue now (the row must already be committed);
+        ``args`` must be plain data."""
         import django_rq
 
         # commit_mode "auto": callers are past the commit; don't defer a second time.
         django_rq.get_queue(self.queue, commit_mode="auto").enqueue(
             self.func,
             pk,
+            *args,
             job_id=job_id,
             job_timeout=getattr(settings, self.timeout_setting),
-            result_ttl=RESULT_TTL,
+            result_ttl=self.result_ttl,
             failure_ttl=FAILURE_TTL,
         )
 
@@ -117,12 +124,23 @@ def mark_ended(rows: models.QuerySet, status: str, error: str = "", **fields) ->
 
 
 class CancelFlag:
-    """should_stop(): true once the row's cancel_requested is set or the row is deleted (read
-    from the DB, throttled), or once `lost()` says another job has taken the work over."""
+    """should_stop() of every job: true once the row's cancel_requested is set or the row is
+    deleted, or once ``stop_key`` exists in Redis (a search's coordinator has stopped its
+    candidates; see redis_protocol.py), read throttled; or once `lost()` says another job has
+    taken the work over."""
 
-    def __init__(self, model: type[models.Model], pk: int, lost: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        model: type[models.Model],
+        pk: int,
+        lost: Callable[[], bool] | None = None,
+        stop_key: str | None = None,
+        redis=None,
+    ):
         self.rows = model.objects.filter(pk=pk, cancel_requested=False)
         self.lost = lost
+        self.stop_key = stop_key
+        self.redis = redis if redis is not None or stop_key is None else connection()
         self.checked = 0.0
         self.value = False
 
@@ -132,8 +150,11 @@ class CancelFlag:
         now = time.monotonic()
         if not self.value and now - self.checked >= CANCEL_POLL_SECONDS:
             self.checked = now
-            self.value = not self.rows.exists()
+            self.value = not self.rows.exists() or self._stopped()
         return self.value
+
+    def _stopped(self) -> bool:
+        return self.stop_key is not None and bool(self.redis.exists(self.stop_key))
 
 
 SEARCH = JobKind("search", "searchapp.tasks.search.run_search_job", GPU_QUEUE, "SEARCH_JOB_TIMEOUT")
@@ -142,7 +163,12 @@ BASELINES = JobKind(
     "baselines", "searchapp.tasks.baselines.run_baselines_job", GPU_QUEUE, "SEARCH_JOB_TIMEOUT"
 )
 CANDIDATE = JobKind(
-    "candidate", "searchapp.tasks.candidates.run_candidate_job", GPU_QUEUE, "SEARCH_JOB_TIMEOUT"
+    "candidate",
+    "searchapp.tasks.candidates.run_candidate_job",
+    GPU_QUEUE,
+    "SEARCH_JOB_TIMEOUT",
+    result_ttl=CANDIDATE_RESULT_TTL,
 )
-"""One candidate of a search with --parallel N > 1, fanned out by the search's job."""
+"""One candidate of a search with --parallel N > 1, fanned out by the search's job; its
+``pk`` is the search's id, followed by the candidate's record and architecture."""
 SUITE = JobKind("suite", "searchapp.tasks.suite.run_suite_job", CPU_QUEUE, "SUITE_JOB_TIMEOUT")

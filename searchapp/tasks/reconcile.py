@@ -7,7 +7,7 @@ Orphans get a new job id in one conditional UPDATE (so two reconcilers cannot bo
 are enqueued; the engine replays the candidates already in the database.
 
 A search still waiting for its turn (queued, no job id yet) is no orphan: each pass ends by
-admitting waiting searches (searches.admit_waiting), which catches an admission that a crash or
+admitting waiting searches (lifecycle.admit_waiting), which catches an admission that a crash or
 a Redis outage made someone miss. A pass also removes the files of deleted searches that no
 job runs any more (a job normally removes them itself when it sees its row gone).
 
@@ -28,10 +28,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..models import Search
-from ..searches import admit_waiting, name_new_job
 from ..storage import media_path
 from . import broadcast, queue
 from .lease import holder
+from .lifecycle import admit_waiting, name_new_job
 from .queue import SEARCH
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from searchapp.nas.derived import SOURCES, missing_source_error, suite_plan
 
 from ..derive import create_derived_dataset, source_path, sources_dir
 from ..models import Dataset, SuiteRun
-from ..suite import announce
 from . import queue
+from .lifecycle import announce_suite
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +27,16 @@ def run_suite_job(run_id: int) -> dict:
     run = SuiteRun.objects.select_related("owner").get(pk=run_id)
     rows = SuiteRun.objects.filter(pk=run_id)
     rows.update(status=SuiteRun.Status.RUNNING, started=timezone.now())
-    announce(run_id, "suite.progress")
+    announce_suite(run_id, "suite.progress")
     try:
         log_rows = _derive_suite(run)
     except Exception as exc:
         log.exception("suite run %s failed", run_id)
         queue.mark_ended(rows, SuiteRun.Status.FAILED, queue.SUITE.failure_reason(exc))
-        announce(run_id, "suite.finished")
+        announce_suite(run_id, "suite.finished")
         raise
     queue.mark_ended(rows, SuiteRun.Status.FINISHED)
-    announce(run_id, "suite.finished")
+    announce_suite(run_id, "suite.finished")
     counts: dict[str, int] = {}
     for r in log_rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -53,7 +53,7 @@ def _derive_suite(run: SuiteRun) -> list[dict]:
 
     def save_log() -> None:
         SuiteRun.objects.filter(pk=run.pk).update(log=rows)
-        announce(run.pk, "suite.progress")
+        announce_suite(run.pk, "suite.progress")
 
     paths = {kind: source_path(kind) for kind in SOURCES}
     for entry, derive in suite_plan(paths["cifar10"], paths["tinyimagenet"]):

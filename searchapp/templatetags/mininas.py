@@ -1,11 +1,15 @@
-"""How pages show values: each filter has a namesake in static/js/format.js that gives the same
-text, so that server-rendered rows and rows rendered from socket events look alike."""
+"""How pages show values: each filter a script also needs has a namesake in static/js/format.js
+that gives the same text, so that server-rendered rows and rows rendered from socket events look
+alike."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
+
+from searchapp.nas.config import PAPER_SPLIT, SPLIT_NOTES
+from searchapp.nas.config import chosen_on as _chosen_on
 
 register = template.Library()
 
@@ -88,10 +92,17 @@ def epochs(p) -> str:
     return f"epoch {p['epoch']}/{p.get('epochs')}{_test_acc(p)}"
 
 
+def _epoch_text(p: dict) -> str:
+    """'epoch 2/5'; 'epoch 2' before the total is known; 'starting…' before the first epoch."""
+    if not p.get("epoch"):
+        return "starting…"
+    return f"epoch {p['epoch']}/{p['epochs']}" if p.get("epochs") else f"epoch {p['epoch']}"
+
+
 @register.filter
 def progress(p) -> str:
     """A search's progress: 'Candidate 3 (depth): epoch 2/5, test 61.25%'."""
-    epoch = f"epoch {p.get('epoch') or 0}/{p.get('epochs') or '?'}" if p else ""
+    epoch = _epoch_text(p) if p else ""
     if p and p.get("phase") == "final":
         return f"Final training of the chosen network: {epoch}"
     if not p or _missing(p.get("index")):
@@ -141,10 +152,16 @@ def confidence(value) -> str:
 
 @register.filter
 def split(value) -> str:
-    """Which split chose the architecture: 'validation' or 'test' (as the paper does)."""
-    if value == "validation":
-        return "validation split (carved from the training images)"
-    return "test split (as the paper does)" if value == "test" else DASH
+    """Which split chose the architecture: 'validation split (carved from the training images)'
+    or 'test split (as the paper does)' (the notes are the engine's SPLIT_NOTES)."""
+    return f"{value} split ({SPLIT_NOTES[value]})" if value in SPLIT_NOTES else DASH
+
+
+@register.filter
+def chosen_on(value) -> str:
+    """The split that chose the architecture, short: 'validation' or 'test, as the paper does'
+    (server-drawn tables only; a search from before the setting chose on test)."""
+    return _chosen_on(value or PAPER_SPLIT)
 
 
 @register.filter
@@ -202,4 +219,4 @@ def epochof(p) -> str:
         return DASH
     if not p.get("epoch"):
         return "starting"
-    return f"epoch {p['epoch']}/{p.get('epochs') or '?'}{_test_acc(p)}"
+    return f"{_epoch_text(p)}{_test_acc(p)}"

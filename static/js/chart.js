@@ -9,13 +9,40 @@ export const pointStyles = {
   pointBorderWidth: (ctx) => (accepted(ctx) ? 2 : 1),
 };
 
+const PREFIXES = [[1e9, "G"], [1e6, "M"], [1e3, "k"]];
+/** A compact axis label: 500 -> "500", 20000 -> "20k", 1500000 -> "1.5M". */
+export function compact(v) {
+  for (const [n, prefix] of PREFIXES) if (Math.abs(v) >= n) return Number((v / n).toPrecision(3)) + prefix;
+  return String(Number(Number(v).toPrecision(3)));
+}
+
+/** Is `v` one of `mantissas` x 10^k? */
+function onDecade(v, mantissas) {
+  if (!(v > 0)) return false;
+  const m = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
+  return mantissas.some((n) => Math.abs(m - n) < 1e-6);
+}
+const ROUND = [[1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]];
+
+/** The log axis' tick labels, compact (10k, 20k, 50k, 100k), only at 1, 2 and 5 x 10^k so that they
+ * never run into each other; a narrow range with fewer than three such ticks labels 1-9 x 10^k, or
+ * else every tick (Chart.js skips what does not fit). An empty label keeps its grid line. */
+export function logTick(value, index, ticks) {
+  const marks = ROUND.find((ms) => ticks.filter((t) => onDecade(t.value, ms)).length >= 3);
+  return !marks || onDecade(value, marks) ? compact(value) : "";
+}
+
 /** Chart.js options: parameters (log) against test accuracy; `label(ctx)` is a point's tooltip. */
 export function accuracyChartOptions(label) {
   return {
     animation: false,
     maintainAspectRatio: false,
     scales: {
-      x: { type: "logarithmic", title: { display: true, text: "parameters" } },
+      x: {
+        type: "logarithmic",
+        title: { display: true, text: "parameters" },
+        ticks: { callback: logTick, autoSkip: true, autoSkipPadding: 12, maxRotation: 0 },
+      },
       y: { title: { display: true, text: "test accuracy (%)" } },
     },
     plugins: { tooltip: { callbacks: { label } } },

@@ -35,10 +35,14 @@ export function seconds(v) {
 /** A baseline's last epoch report {epoch, epochs, test_acc}: "epoch 2/5, test 61.25%", or "". */
 export const epochs = (p) => (p && p.epoch ? "epoch " + p.epoch + "/" + p.epochs + testAcc(p) : "");
 
+/** Which epoch of how many: "epoch 2/5"; "epoch 2" before the total is known; "starting…" before
+ * the first epoch. */
+const epochText = (p) => (!p.epoch ? "starting…" : "epoch " + p.epoch + (p.epochs ? "/" + p.epochs : ""));
+
 /** A search's progress {index, phase, epoch, epochs, val_acc, test_acc}: "Candidate 3 (depth): epoch 2/5",
  * or the final training's {phase: "final", epoch, epochs}. */
 export function progress(p) {
-  const epoch = p ? "epoch " + (p.epoch || 0) + "/" + (p.epochs || "?") : "";
+  const epoch = p ? epochText(p) : "";
   if (p && p.phase === "final") return "Final training of the chosen network: " + epoch;
   if (!p || missing(p.index)) return "waiting for the worker…";
   const val = missing(p.val_acc) ? "" : ", validation " + pct(p.val_acc);
@@ -69,7 +73,8 @@ export function pctci(c, key) {
   return c ? pct(c[k]) + ci(c[k.replace(/_acc$/, "") + "_ci95"]) : DASH; // test_acc -> test_ci95
 }
 
-/** Which split chose the architecture: "validation" or "test" (as the paper does). */
+/** Which split chose the architecture: "validation" or "test" (the notes are the engine's
+ * SPLIT_NOTES, searchapp/nas/config.py; tests/web/test_formats.py keeps the two alike). */
 export const split = (v) =>
   v === "validation"
     ? "validation split (carved from the training images)"
@@ -111,5 +116,4 @@ export function filesize(v) {
 
 /** An in-flight candidate's epoch {epoch, epochs, test_acc}: "epoch 2/5, test 61.25%"; "starting"
  * before its first epoch. */
-export const epochof = (p) =>
-  !p ? DASH : p.epoch ? "epoch " + p.epoch + "/" + (p.epochs || "?") + testAcc(p) : "starting";
+export const epochof = (p) => (!p ? DASH : p.epoch ? epochText(p) + testAcc(p) : "starting");

@@ -16,6 +16,7 @@ const ACTIVE = ["queued", "running"];
 const SPECULATIVE = "speculative";
 const OVER = "over budget";
 const AXIS_KEY = "mininas.chartAxis";
+const COLUMNS_KEY = "mininas.allColumns";
 const AXES = { params: "parameters", macs: "MACs", ram_kb: "peak RAM (KB, int8)", flash_kb: "flash (KB, int8)" };
 
 const state = {
@@ -240,6 +241,18 @@ function setUpAxis() {
     redrawChart();
   });
   $("chart-axis-name").textContent = AXES[state.axis];
+}
+
+/** The "All columns" box (site.css shows the columns): ticked as it was last time. */
+function setUpColumns() {
+  const box = $("all-columns");
+  if (!box) return;
+  try {
+    box.checked = localStorage.getItem(COLUMNS_KEY) === "1";
+    box.addEventListener("change", () => localStorage.setItem(COLUMNS_KEY, box.checked ? "1" : ""));
+  } catch (e) {
+    // storage refused (private mode): the box still works, unremembered
+  }
 }
 
 // ---------------------------------------------------------------- candidates and the best one
@@ -531,6 +544,7 @@ function flushEvents() {
 if (page) {
   setUpTryIt($("try-it"));
   setUpAxis();
+  setUpColumns();
   state.chart = makeChart();
   applySnapshot(JSON.parse($("search-snapshot").textContent));
   window.miniNAS = connect({

@@ -154,6 +154,9 @@ class FaultStack:
         )
         return [{"index": i, "status": s, "record": json.loads(r or "{}")} for i, s, r in rows]
 
+    def key_events(self, key: str) -> KeyEvents:
+        return KeyEvents(self.env["REDIS_URL"], key)
+
     def wait_for(self, predicate, timeout: float, what: str, interval: float = 0.02):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -162,6 +165,37 @@ class FaultStack:
                 return value
             time.sleep(interval)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.log_tail()}")
+
+
+class KeyEvents:
+    """What happens to one Redis key from now on, as keyspace notifications ("del",
+    "expired", "expire", ...): tells a key deleted by someone from a key that ran out."""
+
+    def __init__(self, url: str, key: str):
+        from redis import Redis
+
+        self.key = key
+        self.connection = Redis.from_url(url)
+        self.connection.config_set("notify-keyspace-events", "Kgx")  # generic, expired
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.psubscribe(f"__keyspace@*__:{key}")
+        confirmed = self.pubsub.get_message(timeout=30)  # subscribed before the caller acts
+        assert confirmed and confirmed["type"] == "psubscribe", confirmed
+
+    def wait(self, events: tuple[str, ...], timeout: float) -> str:
+        """The first of `events` that happens to the key (other events are passed over)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                message = self.pubsub.get_message(timeout=1)
+                if message and message["type"] == "pmessage":
+                    event = message["data"].decode()
+                    if event in events:
+                        return event
+        finally:
+            self.pubsub.close()
+            self.connection.close()
+        raise AssertionError(f"none of {events} happened to {self.key} in {timeout}s")
 
 
 def _kill(pid: int) -> None:

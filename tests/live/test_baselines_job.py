@@ -52,9 +52,9 @@ def test_a_worker_trains_both_baselines_with_the_searchs_recipe(
 
 def test_baselines_of_an_upscaled_search_see_224_pixels(finished):
     finished.settings = {**finished.settings, "stem": "imagenet"}
-    assert baselines.input_size(finished) == 224
+    assert baselines_job.input_size(finished) == 224
     finished.settings = {**finished.settings, "stem": None}
-    assert baselines.input_size(finished) is None  # 16 px data, cifar stem
+    assert baselines_job.input_size(finished) is None  # 16 px data, cifar stem
 
 
 def test_only_a_finished_search_gets_baselines(search):

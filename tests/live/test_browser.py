@@ -66,6 +66,17 @@ new MutationObserver((mutations) => {
 """
 
 
+# The candidates table's box (its width, and what it would need) and its rows' heights.
+TABLE_FIT = """
+(() => {
+  const box = document.getElementById("candidates-box");
+  const rows = [...document.querySelectorAll("#candidates-table tbody tr")];
+  const heights = new Set(rows.map((r) => Math.round(r.getBoundingClientRect().height)));
+  return { scroll: box.scrollWidth, client: box.clientWidth, heights: [...heights] };
+})()
+"""
+
+
 def write_image_folder(root: Path, train: int = 16, test: int = 6, size: int = 16) -> Path:
     """train/<class>/*.png and test/<class>/*.png: horizontal vs vertical stripes, with noise."""
     rng = np.random.default_rng(0)
@@ -231,6 +242,17 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
             assert [row_texts(page, s) for s in drawn] == server_rendered(
                 browser, context, page.url, drawn
             )
+            # At 1280 px the candidates table fits its box, its rows all of one height; the
+            # "All columns" box shows the other columns, and then the table scrolls in its box.
+            fit = page.evaluate(TABLE_FIT)
+            assert fit["scroll"] <= fit["client"] and len(fit["heights"]) == 1, fit
+            assert not page.is_visible("#candidates-table th.more")
+            page.check("#all-columns")
+            assert page.is_visible("#candidates-table th.more")
+            assert page.evaluate(TABLE_FIT)["scroll"] > fit["client"]
+            page.uncheck("#all-columns")
+            final = page.inner_text("#baseline-mininas .final-acc")
+            assert "final model" in final and final.split()[0].endswith("%"), final
 
             with page.expect_download() as info:
                 page.click("a#download-pt")

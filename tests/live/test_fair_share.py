@@ -13,10 +13,11 @@ from django.utils import timezone
 
 from searchapp.models import Search
 from searchapp.nas.config import SearchConfig
-from searchapp.searches import admit_waiting, create_search, finish_search
+from searchapp.searches import create_search
 from searchapp.storage import create_dataset_from_imagedata, search_dir
 from searchapp.tasks import reconcile
 from searchapp.tasks.lease import Lease
+from searchapp.tasks.lifecycle import admit_waiting, finish_search
 from tests.builders import TINY_SEARCH, make_imagedata
 from tests.live.fault_stack import FaultStack
 

@@ -60,7 +60,7 @@ class Page:
             await asyncio.sleep(0.1 * 2**attempt)
         raise AssertionError(f"could not reconnect: {self.closes}")
 
-    async def receive(self, timeout=5.0) -> dict | None:
+    async def receive(self, timeout=30.0) -> dict | None:  # an event, even on a busy machine
         try:
             out = await self.comm.receive_output(timeout)
         except TimeoutError:

@@ -8,36 +8,30 @@ are not trained again, and the result equals an uninterrupted run with the same 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 
 import pytest
 import torch
 
-from mininas_web.redis_server import RedisServer, free_port
-from tests.builders import TINY_SEARCH
-from tests.live.fault_stack import FaultStack
+from tests.builders import TINY_SEARCH, assert_same_weights
 
 CONFIG = {**TINY_SEARCH, "epochs": 3}
 COMPARED = ("index", "key", "phase", "train_acc", "test_acc", "loss_curve", "test_curve",
             "epochs", "batch_size", "status", "accepted", "reason")  # fmt: skip
 KILL_AT = 2  # kill while candidate 2 trains: 0 and 1 are finished by then
 FINISH_S = 240
+REQUEUE_S = 120  # generous: a worker starting on a busy machine takes a while
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = RedisServer(url="", data_dir=str(tmp_path_factory.mktemp("redis")), port=free_port())
-    server.start()
-    yield server
-    server.stop()
+def stack(fault_stack):
+    return fault_stack
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, redis_server):
-    s = FaultStack(tmp_path_factory.mktemp("faults"), redis_server.url)
-    s.dataset = s.setup()
-    yield s
-    s.stop_all()
+def _lease_key(pk: int) -> str:
+    return f"mininas:search:{pk}:lease"
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +72,7 @@ def _assert_same_as_reference(outcome, reference):
     assert outcome["result"]["best"]["arch"] == reference["result"]["best"]["arch"]
     assert outcome["result"]["best"]["test_acc"] == reference["result"]["best"]["test_acc"]
     a, b = outcome["weights"]["state_dict"], reference["weights"]["state_dict"]
-    assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a), "weights differ from the uninterrupted run"
+    assert_same_weights(a, b, "weights differ from the uninterrupted run")
     # the database holds each candidate once, numbered 0..n-1, all finished
     rows = outcome["rows"]
     assert [r["index"] for r in rows] == list(range(len(want)))
@@ -103,13 +96,15 @@ def test_a_killed_work_horse_is_resumed_without_retraining(stack, reference):
         before = _finished_records(stack, pk, KILL_AT)
         old_job = stack.search(pk)["rq_job_id"]
         (horse,) = stack.horses(worker)
+        lease = stack.key_events(_lease_key(pk))
         killed = time.monotonic()
-        import os
-        import signal
-
         os.kill(horse, signal.SIGKILL)
+        # the worker drops the dead horse's lease at once: deleted, not left to run out
+        assert lease.wait(("del", "expired"), REQUEUE_S) == "del"
         stack.wait_for(
-            lambda: stack.search(pk)["rq_job_id"] != old_job, 60, "the search to be re-queued"
+            lambda: stack.search(pk)["rq_job_id"] != old_job,
+            REQUEUE_S,
+            "the search to be re-queued",
         )
         reclaimed = time.monotonic() - killed
         _wait_finished(stack, pk)
@@ -121,7 +116,6 @@ def test_a_killed_work_horse_is_resumed_without_retraining(stack, reference):
     after = _finished_records(stack, pk, KILL_AT)
     assert len(before) == KILL_AT and after == before
     _assert_same_as_reference(outcome, reference)
-    assert reclaimed < 5, reclaimed  # the worker drops the dead horse's lease at once
     print(f"\nhorse kill: re-queued after {reclaimed:.2f}s")
 
 
@@ -131,20 +125,23 @@ def test_a_killed_worker_is_reclaimed_after_a_restart(stack, reference):
     stack.wait_for(lambda: _running(stack, pk, KILL_AT), FINISH_S, "candidate 2 to start")
     before = _finished_records(stack, pk, KILL_AT)
     old_job = stack.search(pk)["rq_job_id"]
+    lease = stack.key_events(_lease_key(pk))
     stack.kill_worker(worker)  # worker and horse, both -9: nobody marks anything
     killed = time.monotonic()
     assert stack.search(pk)["status"] == "running"
     worker = stack.start_worker()
     try:
+        # nobody releases the lease: it runs out (3 s here), then a reconcile re-queues
+        assert lease.wait(("del", "expired"), REQUEUE_S) == "expired"
         stack.wait_for(
-            lambda: stack.search(pk)["rq_job_id"] != old_job, 60, "the search to be re-queued"
+            lambda: stack.search(pk)["rq_job_id"] != old_job,
+            REQUEUE_S,
+            "the search to be re-queued",
         )
         reclaimed = time.monotonic() - killed
         _wait_finished(stack, pk)
     finally:
         stack.kill_worker(worker)
-    # bound: lease (3 s here) + reconcile period (1 s) + worker start-up
-    assert reclaimed < 3 + 1 + 20, reclaimed
     assert _finished_records(stack, pk, KILL_AT) == before
     _assert_same_as_reference(_outcome(stack, pk), reference)
     print(f"\nworker kill: re-queued {reclaimed:.2f}s after the kill")

@@ -13,28 +13,16 @@ import json
 import pytest
 import torch
 
-from mininas_web.redis_server import RedisServer, free_port
-from tests.builders import TINY_SEARCH
-from tests.live.fault_stack import FaultStack
+from tests.builders import TINY_SEARCH, assert_same_weights
 
 CONFIG = {**TINY_SEARCH, "epochs": 3, "final_epochs": 0}
 FINISH_S = 300
+REQUEUE_S = 120  # generous: a busy machine delays every step
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = RedisServer(url="", data_dir=str(tmp_path_factory.mktemp("redis")), port=free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, redis_server):
-    s = FaultStack(tmp_path_factory.mktemp("parallel"), redis_server.url)
-    s.dataset = s.setup()
-    yield s
-    s.stop_all()
+def stack(fault_stack):
+    return fault_stack
 
 
 def _wait_finished(stack, pk) -> dict:
@@ -76,8 +64,9 @@ def reference(stack):
 def _assert_same(outcome, reference):
     assert outcome["result"]["best"]["arch"] == reference["result"]["best"]["arch"]
     assert _decisions(outcome["result"]) == _decisions(reference["result"])
-    a, b = outcome["weights"], reference["weights"]
-    assert all(torch.equal(a[k], b[k]) for k in a), "weights differ from the sequential run"
+    assert_same_weights(
+        outcome["weights"], reference["weights"], "weights differ from the sequential run"
+    )
     rows = outcome["rows"]
     got = sorted((r["index"], r["record"].get("key"), r["record"].get("reason")) for r in rows)
     want = sorted((c["index"], c["key"], c["reason"]) for c in outcome["result"]["candidates"])
@@ -113,18 +102,27 @@ def test_a_parallel_search_on_a_single_worker_still_finishes(stack, reference):
     assert {c["worker"] for c in outcome["result"]["candidates"]} == {"coordinator"}
 
 
-def _candidate_worker(stack, workers):
-    """A worker whose work-horse runs a candidate job (not the search's own job)."""
+def _registered(stack, workers) -> list:
+    """The RQ registrations of these worker processes (by pid): never a worker that an
+    earlier test killed, which stays registered with its old job for a while."""
     from redis import Redis
     from rq import Worker
 
+    pids = {p.pid for p in workers}
     conn = Redis.from_url(stack.env["REDIS_URL"])
-    for w in Worker.all(connection=conn):
-        job_id = w.get_current_job_id() or ""
-        if job_id.startswith("candidate-"):
-            for proc in workers:
-                if w.pid == proc.pid and proc.poll() is None:
-                    return proc
+    return [w for w in Worker.all(connection=conn) if w.pid in pids]
+
+
+def _alive(workers, pid: int):
+    return next((p for p in workers if p.pid == pid and p.poll() is None), None)
+
+
+def _candidate_worker(stack, workers):
+    """A worker whose work-horse runs a candidate job (not the search's own job)."""
+    for w in _registered(stack, workers):
+        if (w.get_current_job_id() or "").startswith("candidate-"):
+            if proc := _alive(workers, w.pid):
+                return proc
     return None
 
 
@@ -163,17 +161,14 @@ def test_cancel_reaches_every_candidate_in_flight(stack):
             s = stack.search(pk)
             return s if s["status"] in ("cancelled", "finished", "failed") else None
 
-        s = stack.wait_for(ended, 120, "the search to stop", interval=0.2)
+        s = stack.wait_for(ended, REQUEUE_S, "the search to stop", interval=0.2)
         assert s["status"] == "cancelled", s
 
-        def idle():  # every worker is back to waiting: no candidate trains on
-            from redis import Redis
-            from rq import Worker
+        def idle():  # each of this test's workers is back to waiting: no candidate trains on
+            mine = _registered(stack, workers)
+            return len(mine) == len(workers) and not any(w.get_current_job_id() for w in mine)
 
-            conn = Redis.from_url(stack.env["REDIS_URL"])
-            return all(not w.get_current_job_id() for w in Worker.all(connection=conn))
-
-        stack.wait_for(idle, 60, "every worker to drop its candidate", interval=0.2)
+        stack.wait_for(idle, REQUEUE_S, "every worker to drop its candidate", interval=0.2)
         assert all(r["status"] != "running" for r in stack.candidates(pk))
     finally:
         for w in workers:
@@ -183,14 +178,10 @@ def test_cancel_reaches_every_candidate_in_flight(stack):
 
 def _coordinator_worker(stack, workers, pk):
     """The worker whose work-horse runs the search's own job (the coordinator)."""
-    from redis import Redis
-    from rq import Worker
-
     job_id = stack.search(pk)["rq_job_id"]
-    conn = Redis.from_url(stack.env["REDIS_URL"])
-    for w in Worker.all(connection=conn):
+    for w in _registered(stack, workers):
         if w.get_current_job_id() == job_id:
-            return next((p for p in workers if p.pid == w.pid and p.poll() is None), None)
+            return _alive(workers, w.pid)
     return None
 
 
@@ -207,7 +198,9 @@ def test_a_search_survives_the_death_of_its_coordinator(stack, reference):
         old_job = stack.search(pk)["rq_job_id"]
         stack.kill_worker(victim)
         stack.wait_for(
-            lambda: stack.search(pk)["rq_job_id"] != old_job, 60, "the search to be re-queued"
+            lambda: stack.search(pk)["rq_job_id"] != old_job,
+            REQUEUE_S,
+            "the search to be re-queued",
         )
         _wait_finished(stack, pk)
     finally:

@@ -12,6 +12,7 @@ from rq.worker import SimpleWorker
 from searchapp.models import Search
 from searchapp.searches import enqueue_search
 from searchapp.storage import media_path
+from searchapp.tasks import broadcast
 from searchapp.tasks import search as search_task
 
 
@@ -108,7 +109,7 @@ def test_a_cancelled_search_keeps_what_it_found(search, monkeypatch):
 
 def test_a_rerun_replays_saved_candidates_instead_of_training_them(search, monkeypatch):
     sent = []
-    monkeypatch.setattr(search_task.broadcast, "publish", lambda sid, msg: sent.append(msg))
+    monkeypatch.setattr(broadcast, "publish", lambda sid, msg: sent.append(msg))
     with monkeypatch.context() as m:
         _cancel_after_first_candidate(m)
         search_task.run_search_job(search.pk)

@@ -110,7 +110,7 @@ def test_bad_input_gives_a_one_line_reason_and_exit_2(tmp_path, setup, extra, me
     assert "Traceback" not in proc.stderr
 
 
-def test_it_selects_on_validation_trains_a_final_model_and_takes_the_issue_10_flags(tmp_path):
+def test_it_selects_on_validation_trains_a_final_model_and_takes_the_selection_flags(tmp_path):
     data = write_folder(tmp_path / "data", make_data())
     out = tmp_path / "out"
     proc = cli("search", data, "--out", out, *TINY, "--final-epochs", 1, "--val-frac", 0.2)

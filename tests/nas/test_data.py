@@ -247,12 +247,12 @@ def test_the_images_are_decoded_into_one_array(tmp_path):
 
 
 def test_a_dataset_over_the_pixel_budget_is_refused_before_decoding(tmp_path, monkeypatch):
-    import searchapp.nas.data as data
+    import searchapp.nas.imagetree as imagetree
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("an image was decoded")
 
-    monkeypatch.setattr(data, "decode_image", no_decoding)
+    monkeypatch.setattr(imagetree, "decode_image", no_decoding)
     root = _solid_folder(tmp_path / "d", 5, 64)
     with pytest.raises(DataError) as exc:
         load_dataset(root, limits=Limits(max_side=64, max_pixels=40_000))

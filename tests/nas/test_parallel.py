@@ -13,7 +13,7 @@ import pytest
 
 from searchapp.nas.search import NOT_NEEDED, WAITING, Search, SearchConfig, run_search
 from searchapp.nas.space import Arch
-from tests.builders import make_data
+from tests.builders import assert_same_weights, make_data
 from tests.nas.test_search import known_accuracy
 
 
@@ -197,5 +197,4 @@ def test_real_training_in_processes_gives_the_same_architecture_and_weights(tmp_
     assert par.best["arch"] == seq.best["arch"]
     assert sorted(decisions(par)) == sorted(decisions(seq))
     assert {c["worker"] for c in par.candidates} - {"local"}
-    for k, v in seq.best_state.items():
-        assert torch.equal(v, par.best_state[k]), k
+    assert_same_weights(par.best_state, seq.best_state)

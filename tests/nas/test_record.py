@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from searchapp.nas.record import MEASURED, PUBLIC, CandidateRecord
+import dataclasses
+
+from searchapp.nas.record import MEASURED, PUBLIC, TRAINED, CandidateRecord
 
 ARCH = {"depth": 3, "width": 8, "ops": ["sep"] * 3, "kernels": [3] * 3, "stem": "cifar"}
 
@@ -27,3 +29,16 @@ def test_the_public_view_hides_internal_fields():
     assert set(public) == set(PUBLIC)
     assert not {"key", "replayed", "test_curve", "oom_retries"} & set(public)
     assert {"index", "arch", "params", "test_acc", "accepted", "reason", "status"} <= set(public)
+
+
+def test_the_trainers_result_has_the_records_trained_fields_as_the_record_defines_them():
+    from searchapp.nas.train import Result
+
+    record = {f.name: f for f in dataclasses.fields(CandidateRecord)}
+    result = {f.name: f for f in dataclasses.fields(Result)}
+    assert set(result) == set(TRAINED) | {"params", "macs", "state_dict"}
+    for name in TRAINED:
+        r, c = result[name], record[name]
+        assert (r.type, r.default, r.default_factory) == (c.type, c.default, c.default_factory)
+    # measured but not by training: filled in by whoever ran it
+    assert set(MEASURED) - set(TRAINED) == {"worker"}

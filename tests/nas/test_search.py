@@ -7,7 +7,7 @@ import pytest
 from searchapp.nas.search import Search, SearchConfig, run_search
 from searchapp.nas.settings import SettingError
 from searchapp.nas.space import Arch
-from tests.builders import make_data
+from tests.builders import assert_same_weights, make_data
 
 # Depth phase at width 64 (all sep, k3):
 #   3 -> 80.0 initial; 4 -> 81.0 (+1.0 >= 0.5: accept); 5 -> 81.3 (+0.3: within, keep growing);
@@ -301,5 +301,4 @@ def test_a_real_search_resumes_to_the_same_result_and_weights(tmp_path):
         (c["key"], c["test_acc"]) for c in full.candidates
     ]
     assert resumed.best["key"] == full.best["key"]
-    for name, tensor in full.best_state.items():
-        assert (resumed.best_state[name] == tensor).all(), name
+    assert_same_weights(resumed.best_state, full.best_state)

@@ -6,14 +6,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from searchapp.nas.data import DataError, split_indices, validation_indices
 from searchapp.nas.export import load_checkpoint, write_outputs
 from searchapp.nas.search import Search, SearchConfig, final_results, run_search
 from searchapp.nas.space import Arch
 from searchapp.nas.stats import diff_se, interval, wilson
-from tests.builders import make_data
+from tests.builders import assert_same_weights, make_data
 from tests.nas.test_search import TINY, known_accuracy
 
 # ---- the validation split ------------------------------------------------------------------
@@ -156,8 +155,7 @@ def test_a_real_search_selects_on_validation_and_trains_a_final_model(tmp_path):
     assert saved["selection_split"] == "validation" and saved["final"] == final
     model, ckpt = load_checkpoint(paths["weights"])
     assert ckpt["final"] and ckpt["test_acc"] == final["test_acc"]
-    for name, tensor in result.final_state.items():
-        assert torch.equal(model.net.state_dict()[name], tensor)
+    assert_same_weights(model.net.state_dict(), result.final_state)
 
 
 def test_selecting_on_test_trains_on_every_training_image_as_before():

@@ -1,5 +1,8 @@
 """Trainer: learns, is repeatable, survives OOM by halving the batch, marks divergence."""
 
+import ast
+import dataclasses
+import inspect
 import math
 from dataclasses import replace
 
@@ -8,7 +11,7 @@ import torch
 
 from searchapp.nas import train as train_mod
 from searchapp.nas.augment import Augment, channel_stats, random_crop, random_flip
-from searchapp.nas.schedule import EarlyStop, Schedule
+from searchapp.nas.lr_schedule import EarlyStop, Schedule
 from searchapp.nas.space import Arch
 from searchapp.nas.train import Cancelled, get_recipe, train_candidate
 from tests.builders import make_data
@@ -169,3 +172,15 @@ def test_unknown_recipe_and_bad_epochs_are_refused():
         get_recipe("turbo")
     with pytest.raises(ValueError, match="epochs"):
         get_recipe("fast", epochs=0)
+
+
+def test_a_training_run_fills_in_every_field_of_its_result():
+    # Result's fields come from the candidate record: one added there must be set by training
+    tree = ast.parse(inspect.getsource(train_mod._train_once))
+    (call,) = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "Result"
+    ]
+    given = {k.arg for k in call.keywords}
+    assert given == {f.name for f in dataclasses.fields(train_mod.Result)}

@@ -1,4 +1,5 @@
-"""searchapp/tasks/queue.py: job ids, enqueue on commit (failing onto the row), the cancel flag.
+"""searchapp/tasks/queue.py: job ids, enqueue on commit (failing onto the row), the cancel flag;
+and the values of tasks/redis_protocol.py.
 
 RQ points at a closed port here, so every enqueue fails: each kind of run must say so itself.
 """
@@ -10,6 +11,14 @@ from searchapp.models import BaselineRun, Candidate, Search
 from searchapp.searches import enqueue_search
 from searchapp.suite import start_suite
 from searchapp.tasks import queue
+from searchapp.tasks.redis_protocol import (
+    DONE,
+    claim_key,
+    holder_of,
+    holder_value,
+    is_done,
+    stop_key,
+)
 
 
 def test_job_ids_name_their_row():
@@ -73,3 +82,46 @@ def test_the_cancel_flag_is_up_once_the_work_is_lost(search):
     assert flag() is False
     lost[0] = True
     assert flag() is True
+
+
+def test_the_cancel_flag_is_up_once_the_coordinator_stops_its_candidates(search, monkeypatch):
+    class Redis:
+        keys: set = set()
+
+        def exists(self, key):
+            return int(key in self.keys)
+
+    redis = Redis()
+    flag = queue.CancelFlag(Search, search.pk, stop_key=stop_key(search.pk), redis=redis)
+    assert flag() is False
+    redis.keys.add(stop_key(search.pk))
+    monkeypatch.setattr(queue, "CANCEL_POLL_SECONDS", 0)
+    assert flag() is True
+
+
+def test_every_job_is_queued_through_its_kind_with_its_own_result_ttl(monkeypatch):
+    calls = []
+
+    class Queue:
+        def enqueue(self, func, *args, **kwargs):
+            calls.append((func, args, kwargs))
+
+    monkeypatch.setattr("django_rq.get_queue", lambda name, commit_mode: Queue())
+    queue.CANDIDATE.enqueue(3, "candidate-3-ab34cd56", {"key": "k"}, {"depth": 3})
+    queue.SEARCH.enqueue(3, "search-3-ab34cd56")
+    (func, args, kwargs), (_, search_args, search_kwargs) = calls
+    assert func == "searchapp.tasks.candidates.run_candidate_job"
+    assert args == (3, {"key": "k"}, {"depth": 3}) and search_args == (3,)
+    assert kwargs["job_id"] == "candidate-3-ab34cd56"
+    assert kwargs["result_ttl"] == queue.CANDIDATE_RESULT_TTL
+    assert search_kwargs["result_ttl"] == queue.RESULT_TTL
+
+
+def test_a_lease_or_claim_names_its_holder_until_the_claim_is_done():
+    value = holder_value("candidate-4-ab34cd56")
+    assert holder_of(value.encode()) == holder_of(value) == "candidate-4-ab34cd56"
+    assert holder_of(holder_value(None)) == "direct"
+    assert holder_of(None) is None
+    assert is_done(DONE.encode()) and not is_done(value) and not is_done(None)
+    assert claim_key(4, "a") != claim_key(4, "b")
+    assert claim_key(4, "a").startswith("mininas:search:4:claim:")

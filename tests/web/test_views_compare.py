@@ -80,7 +80,7 @@ def test_bad_filter_values_are_ignored(alice_client, three):
 
 
 def test_the_list_has_pages_that_keep_the_filters(alice_client, alice, dataset, settings):
-    from searchapp import views
+    from searchapp.views import searches as views
 
     for i in range(views.SEARCHES_PER_PAGE + 3):
         finished_search(alice, dataset, 50.0 + i, 100 + i)

@@ -9,8 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import tokens
-from .models import ApiToken
+from searchapp import tokens
+from searchapp.models import ApiToken
 
 NEW_TOKEN = "searchapp-new-token"  # session key: the token just made, shown on the next page only
 
