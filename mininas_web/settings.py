@@ -317,10 +317,29 @@ if not DEBUG:
     if envbool("BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# A flood of one warning or error (20,000 slow clients, a bad Host on every request) writes at
+# most a line a second of it; a bad Host header is one line, without a traceback.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "rate_limit": {"()": "mininas_web.logfilters.RateLimit", "seconds": 1.0},
+        "one_line": {"()": "mininas_web.logfilters.OneLine"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["rate_limit"]},
+        "console_one_line": {
+            "class": "logging.StreamHandler",
+            "filters": ["one_line", "rate_limit"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "django.security.DisallowedHost": {
+            "handlers": ["console_one_line"],
+            "level": "WARNING",
+            "propagate": False,
+        },
+    },
 }

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -36,6 +38,7 @@ from .storage import (
     media_path,
     safe_relative_path,
     upload_dir,
+    used_bytes,
 )
 
 
@@ -83,42 +86,113 @@ def start_upload(owner, name: str = "") -> Upload:
     return upload
 
 
+REJECTED_MAX_ENTRIES = 200
+"""Refused files listed with their reasons; past this, one line says how many more there were."""
+REJECTED_MAX_NAME = 300
+"""Characters of a refused file's name that are kept (the middle is cut with an ellipsis)."""
+
+
+def short_name(name: str, limit: int = REJECTED_MAX_NAME) -> str:
+    """``name`` cut in the middle with an ellipsis when it is longer than ``limit``."""
+    if len(name) <= limit:
+        return name
+    keep = limit - 1
+    return name[: keep - keep // 3] + "…" + name[len(name) - keep // 3 :]
+
+
+MORE = "…"
+_MORE_REASON = re.compile(r"and (\d+) more files? refused")
+
+
+def capped_rejected(entries) -> list[list[str]]:
+    """At most REJECTED_MAX_ENTRIES [name, reason] pairs, names and reasons cut to size; the
+    rest are counted in a last entry, so one upload cannot store megabytes of names."""
+    kept, more = [], 0
+    for name, reason in entries:
+        counted = _MORE_REASON.fullmatch(str(reason)) if name == MORE else None
+        if counted:  # the summary line of an earlier batch
+            more += int(counted[1])
+        elif len(kept) < REJECTED_MAX_ENTRIES:
+            kept.append([short_name(str(name)), short_name(str(reason))])
+        else:
+            more += 1
+    if more:
+        kept.append([MORE, f"and {more} more file{'s' if more != 1 else ''} refused"])
+    return kept
+
+
+def _raw_usage(root: Path) -> tuple[int, int]:
+    """(files, bytes) of an upload's raw files on disk: the truth its counters are set from."""
+    files = total = 0
+    for dirpath, _dirs, names in os.walk(root):
+        for n in names:
+            try:
+                total += os.lstat(os.path.join(dirpath, n)).st_size
+                files += 1
+            except FileNotFoundError:
+                pass
+    return files, total
+
+
 def add_files(upload: Upload, files: list, paths: list[str]) -> dict:
-    """Store one batch. Files too large or with unsafe paths are refused with a reason."""
+    """Store one batch. Files too large or with unsafe paths are refused with a reason.
+
+    The upload's counters are read from the disk, so a path sent again is counted once, by its
+    new size, and batches sent at once cannot pass the limits between them; its raw files count
+    towards the owner's storage quota."""
     if len(files) != len(paths):
         raise UploadError(f"got {len(files)} files but {len(paths)} paths")
-    if upload.files + len(files) > settings.UPLOAD_MAX_FILES:
-        raise UploadError(f"an upload may hold at most {settings.UPLOAD_MAX_FILES} files")
     root = upload_dir(upload.pk)
     root.mkdir(parents=True, exist_ok=True)
+    count, used = _raw_usage(root)
+    if count + len(files) > settings.UPLOAD_MAX_FILES:
+        raise UploadError(f"an upload may hold at most {settings.UPLOAD_MAX_FILES} files")
+    quota_left = settings.USER_STORAGE_QUOTA_BYTES - used_bytes(upload.owner)
     stored, refused = 0, []
-    for f, raw_path in zip(files, paths, strict=True):
-        try:
-            rel = safe_relative_path(raw_path)
-        except ValueError as exc:
-            refused.append([str(raw_path)[:300], str(exc)])
-            continue
-        if f.size > settings.UPLOAD_MAX_FILE_BYTES:
-            refused.append([rel, f"file larger than {human_bytes(settings.UPLOAD_MAX_FILE_BYTES)}"])
-            continue
-        if upload.bytes + f.size > settings.UPLOAD_MAX_TOTAL_BYTES:
-            raise UploadError(
-                f"an upload may hold at most {human_bytes(settings.UPLOAD_MAX_TOTAL_BYTES)}"
-            )
-        target = root / rel
-        try:
-            is_new = not target.exists()
-            _store(f, target)
-        except OSError as exc:  # the name passed the checks but the file system refuses it
-            refused.append([rel, _unstorable_reason(exc)])
-            continue
-        if is_new:
-            upload.files += 1
-            upload.bytes += f.size
-        stored += 1
-    upload.rejected = list(upload.rejected) + refused
-    upload.save(update_fields=["files", "bytes", "rejected"])
-    return {"stored": stored, "refused": refused, "files": upload.files, "bytes": upload.bytes}
+    try:
+        for f, raw_path in zip(files, paths, strict=True):
+            try:
+                rel = safe_relative_path(raw_path)
+            except ValueError as exc:
+                refused.append([str(raw_path), str(exc)])
+                continue
+            if f.size > settings.UPLOAD_MAX_FILE_BYTES:
+                limit = human_bytes(settings.UPLOAD_MAX_FILE_BYTES)
+                refused.append([rel, f"file larger than {limit}"])
+                continue
+            target = root / rel
+            try:
+                old = target.stat().st_size if target.is_file() else 0
+            except OSError as exc:  # a name the file system cannot hold
+                refused.append([rel, _unstorable_reason(exc)])
+                continue
+            if used - old + f.size > settings.UPLOAD_MAX_TOTAL_BYTES:
+                raise UploadError(
+                    f"an upload may hold at most {human_bytes(settings.UPLOAD_MAX_TOTAL_BYTES)}"
+                )
+            if f.size - old > quota_left:
+                raise UploadError(
+                    "these files would pass your storage quota of "
+                    f"{human_bytes(settings.USER_STORAGE_QUOTA_BYTES)}: delete a dataset first"
+                )
+            try:
+                _store(f, target)
+            except OSError as exc:  # the name passed the checks but the file system refuses it
+                refused.append([rel, _unstorable_reason(exc)])
+                continue
+            used += f.size - old
+            quota_left -= f.size - old
+            stored += 1
+    finally:
+        upload.files, upload.bytes = _raw_usage(root)
+        upload.rejected = capped_rejected(list(upload.rejected) + refused)
+        upload.save(update_fields=["files", "bytes", "rejected"])
+    return {
+        "stored": stored,
+        "refused": capped_rejected(refused),
+        "files": upload.files,
+        "bytes": upload.bytes,
+    }
 
 
 def _store(f, target: Path) -> None:
@@ -150,15 +224,27 @@ def finish_upload(upload: Upload, name: str, max_side: int | None = None) -> Dat
     """Validate and pack the uploaded folder into a Dataset; the upload is removed either way."""
     root = upload_dir(upload.pk)
     try:
+        # the quota without this upload's own raw files, which are about to be packed
+        used = used_bytes(upload.owner) - _raw_usage(root)[1]
+        check_quota(upload.owner, used=used)
         if upload.files == 0:
             raise UploadError("no files were uploaded")
-        data = _load(upload.owner, root, max_side)
-        data.rejected = [tuple(r) for r in upload.rejected] + list(data.rejected)
+        data = _load(upload.owner, root, max_side, used=used)
+        shutil.rmtree(root, ignore_errors=True)  # read: its raw files no longer count
+        data.rejected = capped_rejected(list(upload.rejected) + list(data.rejected))
         dataset = _save(upload.owner, name or upload.name or "dataset", data, "folder upload")
     finally:
         shutil.rmtree(root, ignore_errors=True)
         upload.delete()
     return dataset
+
+
+def check_quota(owner, used: int | None = None) -> None:
+    """UploadError when the owner is already at their storage quota."""
+    try:
+        check_storage_quota(owner, used=used)
+    except DataError as exc:
+        raise UploadError(str(exc)) from exc
 
 
 def purge_stale_uploads() -> int:
@@ -181,16 +267,17 @@ def dataset_from_zip(owner, name: str, uploaded, max_side: int | None = None) ->
             for chunk in uploaded.chunks():
                 out.write(chunk)
         data = _load(owner, path, max_side)  # the zip's directory is checked before unpacking
+        data.rejected = capped_rejected(data.rejected)
         label = Path(getattr(uploaded, "name", "") or "upload.zip").name
         return _save(owner, name or Path(label).stem, data, label)
 
 
-def _load(owner, path: Path, max_side: int | None):
+def _load(owner, path: Path, max_side: int | None, used: int | None = None):
     """Engine read with strict=False: bad files end up in `rejected`, fatal problems raise.
 
     A user already at their storage quota is refused before anything is read."""
+    check_quota(owner, used=used)
     try:
-        check_storage_quota(owner)
         return load_dataset(path, strict=False, limits=engine_limits(max_side))
     except DataError as exc:
         raise UploadError(_without_local_path(str(exc), path)) from exc
