@@ -40,8 +40,8 @@ class SameOriginValidator:
     "This site" is the request's own Host header (which must be in ALLOWED_HOSTS) with the
     scheme it came in on, or one of CSRF_TRUSTED_ORIGINS (a proxy that changes the host).
     Channels' AllowedHostsOriginValidator ignores the port, so a page on another port of the
-    same host could read a user's search. A request without an Origin is refused, as
-    before: browsers always send one.
+    same host could read a user's search. A request without an Origin is refused:
+    browsers always send one.
     """
 
     def __init__(self, application):

@@ -225,7 +225,7 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
             assert "params" in page.text_content("#best-params")
 
             assert_accessible_live_regions(page)
-            # Finished: no empty progress line is left at the top (issue 10, item 8).
+            # Finished: no empty progress line is left at the top .
             assert not page.is_visible("#epoch-progress")
 
             # Try it: pick an image, get the model's class scores (ONNX Runtime, in the web process).

@@ -1,4 +1,4 @@
-"""Issue 10: decisions on a validation split, their noise, and the final model's results."""
+"""Decisions on a validation split, their noise, and the final model's results."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ def test_it_checks_csrf_for_session_users(alice, dataset):
 
 
 def test_a_cross_site_form_cannot_act_for_a_signed_in_user(alice, dataset):
-    """Issue 9 item 4: a form on another site, posted by a browser with alice's session (and
+    """A form on another site, posted by a browser with alice's session (and
     with Basic credentials that a browser might have cached), creates nothing."""
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
