@@ -5,10 +5,12 @@
 Writes N solid-colour side x side PNGs (10 classes), then uploads them through the web's own
 code path twice, each in a fresh child process so that its memory is its own: as a folder
 (searchapp.uploads.start_upload / add_files in batches of UPLOAD_BATCH_FILES / finish_upload)
-and as one zip (searchapp.uploads.dataset_from_zip). Each child sets Django up on a temporary
+and as one zip (searchapp.uploads.dataset_from_zip), each then packed by the packing job
+(searchapp.tasks.pack.run_pack_job) in the same child, as a worker runs it. Each child sets
+Django up on a temporary
 SQLite file and MEDIA_ROOT, reads its RSS when idle (everything imported, nothing uploaded),
-resets the kernel's peak-RSS mark, uploads, and reports the peak above idle. A third child asks
-for a 512 px working resolution, which the pixel budget refuses before decoding.
+resets the kernel's peak-RSS mark, uploads and packs, and reports the peak above idle. A third
+child asks for a 512 px working resolution, which the pixel budget refuses before decoding.
 
 Prints one JSON object: bytes uploaded, bytes of the dataset on disk, peak RSS above idle,
 seconds. Targets: on disk <= 20 MB, memory while packing <= 300 MB above idle.
@@ -75,6 +77,7 @@ def child(mode: str, source: Path, work: Path, max_side: str) -> dict:
         DEBUG="0",  # DEBUG keeps every query in memory
         DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}",
         MEDIA_ROOT=str(work / "media"),
+        REDIS_URL="redis://127.0.0.1:1/0",  # no queue: the job runs here
     )
     sys.path.insert(0, str(ROOT))
     import django
@@ -86,7 +89,9 @@ def child(mode: str, source: Path, work: Path, max_side: str) -> dict:
     from django.core.management import call_command
 
     from searchapp import uploads
+    from searchapp.models import Dataset
     from searchapp.storage import dataset_dir, folder_bytes
+    from searchapp.tasks.pack import run_pack_job
 
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench", password="bench-dataset-memory")
@@ -112,6 +117,10 @@ def child(mode: str, source: Path, work: Path, max_side: str) -> dict:
                 paths = [p.relative_to(source.parent).as_posix() for p in chunk]
                 uploads.add_files(upload, objs, paths)
             d = uploads.finish_upload(upload, "bench", uploads.working_side(max_side))
+        run_pack_job(d.pk)  # as a worker would
+        d = Dataset.objects.get(pk=d.pk)
+        if d.status != Dataset.Status.READY:
+            raise uploads.UploadError(d.error)
         out.update(
             bytes_on_disk=folder_bytes(dataset_dir(d.pk)),
             npz_bytes=(dataset_dir(d.pk) / "data.npz").stat().st_size,

@@ -1,8 +1,10 @@
-"""Logging filters that keep a flood of one error from flooding the log (settings.LOGGING)."""
+"""Logging filters that keep a flood of one error from flooding the log (settings.LOGGING, and
+the web server's own in mininas_web/server.py)."""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
@@ -16,9 +18,19 @@ class OneLine(logging.Filter):
         return True
 
 
+def kind(msg: object) -> str:
+    """What makes messages "the same": the template's first line, numbers and addresses blanked
+    (asyncio writes the socket's fd, the task's number or an object's address into its message)."""
+    return NUMBERS.sub("#", str(msg).split("\n", 1)[0][:200])
+
+
+NUMBERS = re.compile(r"0x[0-9a-fA-F]+|\d+")
+
+
 class RateLimit(logging.Filter):
-    """Warnings and errors of one kind (logger and message template) pass at most once per
-    `seconds`; the next one that passes says how many were left out meanwhile. Other levels pass."""
+    """Warnings and errors of one kind (logger, level and `kind` of the message template) pass at
+    most once per `seconds`; the next one that passes says how many were left out meanwhile. Other
+    levels pass."""
 
     def __init__(self, seconds: float = 1.0):
         super().__init__()
@@ -30,7 +42,7 @@ class RateLimit(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        key = (record.name, record.levelno, str(record.msg)[:200])
+        key = (record.name, record.levelno, kind(record.msg))
         now = time.monotonic()
         with self._lock:
             if now - self._last.get(key, -self.seconds) < self.seconds:

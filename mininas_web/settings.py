@@ -225,9 +225,13 @@ SEARCH_JOB_TIMEOUT = envint("SEARCH_JOB_TIMEOUT", 24 * 3600)
 SUITE_JOB_TIMEOUT = envint("SUITE_JOB_TIMEOUT", 3 * 3600)
 """Seconds the suite job may run; the whole suite from the full archives takes minutes."""
 
+PACK_JOB_TIMEOUT = envint("PACK_JOB_TIMEOUT", 3600)
+"""Seconds a worker may spend decoding and packing one uploaded dataset."""
+
 RQ_QUEUES = {
     "gpu": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": SEARCH_JOB_TIMEOUT},
-    # CPU jobs (deriving the paper's suite); workers take them after "gpu": rqworker gpu default
+    # CPU jobs (deriving the paper's suite, packing uploads); workers take them after "gpu":
+    # rqworker gpu default
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": SUITE_JOB_TIMEOUT},
 }
 
@@ -257,6 +261,10 @@ SEARCH_MAX_COST_PMACS = envint("SEARCH_MAX_COST_PMACS", 1000)
 (10^15 MACs: training images x epochs x MACs of the largest network x candidates)."""
 UPLOAD_MAX_UNFINISHED_PER_USER = envint("UPLOAD_MAX_UNFINISHED_PER_USER", 3)
 """Folder uploads of one user started and not yet finished; one more is refused."""
+PACK_MAX_CONCURRENT = envint("PACK_MAX_CONCURRENT", 2)
+"""Uploads decoded and packed on the workers at once (one per user); the rest wait their turn."""
+PACK_MAX_PER_USER = envint("PACK_MAX_PER_USER", 3)
+"""Uploads of one user being packed or waiting to be; one more is refused (429)."""
 
 # ---- Upload limits ----
 UPLOAD_BATCH_FILES = envint("UPLOAD_BATCH_FILES", 200)
@@ -293,6 +301,23 @@ if not _MIN_SIDE <= DATASET_MAX_SIDE <= _MAX_WORKING_SIDE:
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_BATCH_FILES + 10
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
 
+# ---- Try it: predictions in the web process (searchapp/predict.py) ----
+PREDICT_MAX_PIXELS = envint("PREDICT_MAX_PIXELS", 6 * 2**20)
+"""Pixels one image sent to Try it may cost to decode, read from its header: a JPEG counts at
+the 1/2 to 1/8 scale it is decoded at (a phone's 12-48 MP photo passes), a WebP 4 times, a
+progressive JPEG twice its full size (searchapp/nas/images.py). At most 4 bytes each."""
+PREDICT_MAX_REQUEST_PIXELS = envint("PREDICT_MAX_REQUEST_PIXELS", 32 * 2**20)
+"""Pixels all the images of one Try it request may decode to together."""
+PREDICT_CONCURRENCY = envint("PREDICT_CONCURRENCY", 2)
+"""Predictions decoded and run at once in one web process; the next ones wait their turn."""
+PREDICT_WAIT_SECONDS = envint("PREDICT_WAIT_SECONDS", 10)
+"""How long a prediction waits for its turn before a 503 with Retry-After."""
+PREDICT_IMAGES_PER_MINUTE = envint("PREDICT_IMAGES_PER_MINUTE", 120)
+"""Images one user may send to Try it a minute (all processes together; 429 with Retry-After)."""
+_predict = (PREDICT_MAX_PIXELS, PREDICT_MAX_REQUEST_PIXELS, PREDICT_CONCURRENCY)
+if min(*_predict, PREDICT_IMAGES_PER_MINUTE, PREDICT_WAIT_SECONDS + 1) < 1:
+    raise ImproperlyConfigured("PREDICT_* must be at least 1 (PREDICT_WAIT_SECONDS at least 0)")
+
 # ---- API tokens and sockets ----
 API_TOKENS_PER_USER = envint("API_TOKENS_PER_USER", 20)
 """Personal API tokens one user may hold (searchapp/tokens.py)."""
@@ -318,7 +343,9 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # A flood of one warning or error (20,000 slow clients, a bad Host on every request) writes at
-# most a line a second of it; a bad Host header is one line, without a traceback.
+# most a line a second of it; a bad Host header is one line, without a traceback. In the web
+# server, Uvicorn's and asyncio's loggers have handlers of their own with the same filter
+# (mininas_web/server.py, log_config).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -126,19 +126,25 @@ def datasets(request):
     if request.method == "GET":
         rows = Dataset.objects.filter(owner=request.user)
         return JsonResponse({"datasets": [dataset_json(d) for d in rows]})
-    zip_file = request.FILES.get("file") or request.FILES.get("zip")
-    if zip_file is None:
-        return error("send the dataset as a zip in the multipart field 'file'")
-    name = (request.POST.get("name") or "").strip()
-    side = uploads.working_side(request.POST.get("max_side"))
-    return _created(uploads.dataset_from_zip(request.user, name, zip_file, side))
+    try:
+        uploads.check_packing_limit(request.user)  # before the body is parsed
+        zip_file = request.FILES.get("file") or request.FILES.get("zip")
+        if zip_file is None:
+            return error("send the dataset as a zip in the multipart field 'file'")
+        name = (request.POST.get("name") or "").strip()
+        side = uploads.working_side(request.POST.get("max_side"))
+        return _accepted(uploads.dataset_from_zip(request.user, name, zip_file, side))
+    except uploads.TooManyPacking as exc:
+        return error(str(exc), exc.status, limit=exc.setting)
 
 
-def _created(d: Dataset) -> JsonResponse:
-    """A new dataset, as both upload paths (zip and folder) answer: its rejected files too."""
+def _accepted(d: Dataset) -> JsonResponse:
+    """A new dataset handed to a packing job, as both upload paths (zip and folder) answer
+    (202): status "packing"; GET /api/datasets/<id>/ until its status is "ready" (counts
+    and every rejected file) or "failed" (with its "error")."""
     return JsonResponse(
         {"dataset": dataset_json(d), "url": d.get_absolute_url(), "rejected": d.rejected},
-        status=201,
+        status=202,
     )
 
 
@@ -188,7 +194,10 @@ def upload_finish(request, pk):
     body = _body(request)
     name = str(body.get("name") or "").strip()
     side = uploads.working_side(body.get("max_side"))
-    return _created(uploads.finish_upload(upload, name, side))
+    try:
+        return _accepted(uploads.finish_upload(upload, name, side))
+    except uploads.TooManyPacking as exc:  # the upload is kept: finish it later
+        return error(str(exc), exc.status, limit=exc.setting)
 
 
 # ----------------------------------------------------------------------------- searches
@@ -234,21 +243,59 @@ def search_weights(request, pk: int, fmt: str):
     )
 
 
+def _export_json(search, index: int, state: dict) -> dict:
+    """A candidate's export state for the API: status, error, and the download URLs when done."""
+    from django.urls import reverse
+
+    outputs = state.get("outputs") or {}
+    downloads = {
+        kind: reverse("api-candidate-export-file", args=[search.pk, index, kind])
+        for kind in search_service.WEIGHT_FORMATS
+        if kind in outputs
+    }
+    keys = ("status", "error", "test_acc", "test_ci95", "epochs", "seconds", "exports")
+    return {"candidate": index, **{k: state.get(k) for k in keys}} | {
+        "status": state.get("status") or "none",
+        "downloads": downloads,
+    }
+
+
+@api_view("GET", "POST")
+def candidate_export(request, pk: int, index: int):
+    """POST: export the candidate (202 while queued or running, 200 once done, 409 when the
+    search is active or the candidate untrained); GET: its export's state."""
+    s = search_service.owned_search(request.user, pk)
+    if request.method == "GET":
+        state = search_service.owned_candidate(s, index).export or {}
+        return JsonResponse({"export": _export_json(s, index, state)})
+    try:
+        state = search_service.start_export(s, index)
+    except search_service.Conflict as exc:
+        return error(str(exc), 409)
+    status = 200 if state.get("status") == "done" else 202
+    return JsonResponse({"export": _export_json(s, index, state)}, status=status)
+
+
+@api_view("GET")
+def candidate_export_file(request, pk: str, index: str, fmt: str):
+    s = search_service.owned_search(request.user, int(pk))
+    d = search_service.candidate_download(s, int(index), fmt)
+    return FileResponse(
+        open(d.path, "rb"), as_attachment=True, filename=d.filename, content_type=d.content_type
+    )
+
+
 @api_view("POST")
 def search_predict(request, pk: int):
     """The model's class scores (percent) for one or more images in the field 'image'."""
     from . import predict  # onnxruntime is loaded by the first prediction, not at start-up
 
     s = search_service.owned_search(request.user, pk)
-    files = request.FILES.getlist("image")
     try:
-        path = predict.model_path(s)
-        if len(files) > predict.MAX_FILES:
-            raise predict.PredictError(
-                f"at most {predict.MAX_FILES} images per request, got {len(files)}"
-            )
-        images = [(f.name or "image", predict.read_upload(f)) for f in files]
-        result = predict.predict(path, s.dataset.classes, images, s.dataset.image_size)
+        result = predict.predict_uploads(request.user, s, request.FILES.getlist("image"))
     except predict.PredictError as exc:
-        return error(str(exc), exc.status)
+        response = error(str(exc), exc.status)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     return JsonResponse(result)

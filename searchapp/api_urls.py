@@ -20,4 +20,14 @@ urlpatterns = [
         name="api-search-weights",
     ),
     path("searches/<id:pk>/predict/", api.search_predict, name="api-search-predict"),
+    path(
+        "searches/<id:pk>/candidates/<id:index>/export/",
+        api.candidate_export,
+        name="api-candidate-export",
+    ),
+    re_path(
+        r"^searches/(?P<pk>\d{1,18})/candidates/(?P<index>\d{1,18})/export/(?P<fmt>[a-z0-9_]{1,20})/$",
+        api.candidate_export_file,
+        name="api-candidate-export-file",
+    ),
 ]

@@ -46,8 +46,20 @@ class Run(models.Model):
         return self.status in self.ACTIVE
 
 
+class DatasetStatus(models.TextChoices):
+    """An uploaded dataset is packed by a job on a worker (searchapp/tasks/pack.py): "packing"
+    until then, "failed" (with the reason in `error`) when it could not be; datasets made any
+    other way (derived, imported, the demo) are ready at once."""
+
+    PACKING = "packing"
+    READY = "ready"
+    FAILED = "failed"
+
+
 class Dataset(models.Model):
     """Images packed into one .npz (uint8 arrays per split) under MEDIA_ROOT/datasets/<id>/."""
+
+    Status = DatasetStatus
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     name = models.CharField(max_length=200)
@@ -70,12 +82,23 @@ class Dataset(models.Model):
     # The stem searches on it default to; "imagenet" upscales to 224 when training (the data
     # itself is stored once at its native size). Blank: chosen from the image size.
     stem = models.CharField(max_length=16, blank=True)
+    status = models.CharField(
+        max_length=16, choices=DatasetStatus.choices, default=DatasetStatus.READY, db_index=True
+    )
+    error = models.TextField(blank=True)  # why packing failed
+    rq_job_id = models.CharField(max_length=100, blank=True)  # the packing job, once admitted
+    # While packing: {"max_side": px asked for, "queued": iso time admitted, "started": iso}
+    packing = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == DatasetStatus.READY
 
     def get_absolute_url(self) -> str:
         return reverse("searchapp-dataset", args=[self.pk])
@@ -170,6 +193,9 @@ class Candidate(models.Model):
     worker = models.CharField(max_length=200, blank=True)  # who trained it
     progress = models.JSONField(default=dict, blank=True)  # last candidate.epoch while running
     record = models.JSONField(default=dict, blank=True)
+    # Its export on its own (tasks/export.py): {"status": queued|running|done|failed, "error",
+    # "job", "outputs": {download kind: path under MEDIA_ROOT}, "test_acc", "seconds"}; {} if none
+    export = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["index"]

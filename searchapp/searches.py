@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from . import quotas
-from .models import Dataset, Search
+from .models import Candidate, Dataset, Search
 from .serializers import ARTIFACTS
 from .storage import dataset_dir, media_path, search_dir
 from .tasks import queue
@@ -112,15 +113,148 @@ class Download:
     content_type: str
 
 
+ALL = "all"  # the download kind of one zip of every file the search handed over
+
+
 def weights_download(search: Search, fmt: str) -> Download:
-    """The search's artifact of kind `fmt` (a key of ARTIFACTS), named after the search;
-    NotFound when there is none."""
+    """The search's artifact of kind `fmt` (a key of ARTIFACTS, or ALL: a zip of them all),
+    named after the search; NotFound when there is none."""
+    if fmt == ALL:
+        return _all_files_zip(search)
     rel = (search.outputs or {}).get(fmt)
     if fmt not in WEIGHT_FORMATS or not rel or not media_path(rel).is_file():
         raise NotFound("no weights of that kind for this search")
     name, content_type, _ = ARTIFACTS[fmt]
     # Guessing from the name gives .pt "application/vnd.snesdev-page-table": say it ourselves.
     return Download(media_path(rel), name.format(pk=search.pk), content_type)
+
+
+def _all_files_zip(search: Search) -> Download:
+    """Every artifact of the search in one zip under their download names, written once to the
+    search's folder (file by file: memory stays bounded) and again when a file is newer."""
+    import zipfile
+
+    files = {
+        ARTIFACTS[k][0].format(pk=search.pk): media_path(rel)
+        for k, rel in (search.outputs or {}).items()
+        if k in WEIGHT_FORMATS and rel and media_path(rel).is_file()
+    }
+    if not files:
+        raise NotFound("this search has no files to download")
+    target = search_dir(search.pk) / f"mininas-search{search.pk}-all.zip"
+    newest = max(p.stat().st_mtime for p in files.values())
+    if not target.is_file() or target.stat().st_mtime < newest:
+        partial = target.with_suffix(".zip.part")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, path in files.items():
+                zf.write(path, name)
+        partial.replace(target)
+    return Download(target, target.name, "application/zip")
+
+
+# ----------------------------------------------------------------------------- one candidate
+
+
+class Conflict(Exception):
+    """The request is fine but the object's state refuses it now (HTTP 409); says why."""
+
+
+def owned_candidate(search: Search, index: int) -> Candidate:
+    """Candidate ``index`` of the (already owned) search; NotFound when it has none."""
+    cand = search.candidates.filter(index=index).first()
+    if cand is None:
+        raise NotFound(f"no candidate {index} in search {search.pk}")
+    return cand
+
+
+def start_export(search: Search, index: int) -> dict:
+    """Queue the export of candidate ``index`` (tasks/export.py) unless it is queued, running
+    or done already; returns its export state. Conflict while the search is active, for a
+    candidate that was never trained, or for a search that left no result.json."""
+    from .tasks.export_state import DONE, FAILED, IN_PROGRESS, QUEUED, set_state
+
+    if search.is_active:
+        raise Conflict("the search is still running: export its candidates once it has ended")
+    cand = owned_candidate(search, index)
+    if cand.status != "ok" or cand.test_acc is None:
+        raise Conflict(f"candidate {index} was not trained ({cand.status}): nothing to export")
+    if not (search_dir(search.pk) / "result.json").is_file():
+        raise Conflict(
+            "this search wrote no result.json, so none of its candidates can be exported"
+        )
+    with transaction.atomic():
+        cand = Candidate.objects.select_for_update().get(pk=cand.pk)
+        state = cand.export or {}
+        if state.get("status") == DONE or (
+            state.get("status") in IN_PROGRESS and not _job_lost(state.get("job"))
+        ):
+            return state
+        job_id = queue.EXPORT.new_id(search.pk)
+        state = {"status": QUEUED, "job": job_id, "queued": timezone.now().isoformat()}
+        cand.export = state
+        cand.save(update_fields=["export"])
+
+        def enqueue(pk=cand.pk, search_id=search.pk) -> None:
+            try:
+                queue.EXPORT.enqueue(search_id, job_id, index)
+            except Exception as exc:  # noqa: BLE001 - Redis down: say so on the row
+                log.error("could not enqueue %s: %s", job_id, exc)
+                set_state(pk, status=FAILED, job=job_id, error=f"could not queue the job: {exc}")
+
+        transaction.on_commit(enqueue)
+    return state
+
+
+def _job_lost(job_id: str | None) -> bool:
+    """True when an export's RQ job is gone or ended without finishing it (a dead worker):
+    asking again queues a new one. False when Redis cannot tell."""
+    if not job_id:
+        return True
+    try:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            status = Job.fetch(job_id, connection=queue.connection()).get_status()
+        except NoSuchJobError:
+            return True
+    except Exception as exc:  # noqa: BLE001 - Redis down: keep the state as it is
+        log.info("cannot tell whether export job %s lives: %s", job_id, exc)
+        return False
+    return str(getattr(status, "value", status)) in ("failed", "stopped", "canceled", "finished")
+
+
+def candidate_download(search: Search, index: int, fmt: str) -> Download:
+    """Exported candidate ``index``'s artifact of kind ``fmt``; NotFound when there is none."""
+    rel = ((owned_candidate(search, index).export or {}).get("outputs") or {}).get(fmt)
+    if fmt not in WEIGHT_FORMATS or not rel or not media_path(rel).is_file():
+        raise NotFound("no file of that kind for this candidate")
+    name, content_type, _ = ARTIFACTS[fmt]
+    return Download(media_path(rel), name.format(pk=f"{search.pk}-candidate{index}"), content_type)
+
+
+def exported_candidates(search: Search) -> list[dict]:
+    """The search's candidates with an export asked for, for its page: index, architecture,
+    state (queued, running, done, failed + error), final test accuracy and the files
+    [{"kind", "label", "url"}] of a done one."""
+    from django.urls import reverse
+
+    from .serializers import arch_short
+
+    rows = []
+    for c in search.candidates.exclude(export={}).order_by("index"):
+        state, outputs = c.export or {}, (c.export or {}).get("outputs") or {}
+        files = [
+            {"kind": kind, "label": ARTIFACTS[kind][2], "url": reverse(
+                "api-candidate-export-file", args=[search.pk, c.index, kind])}
+            for kind in WEIGHT_FORMATS
+            if kind in outputs
+        ]  # fmt: skip
+        rows.append(
+            {"index": c.index, "arch_short": arch_short(c.arch), "status": state.get("status"),
+             "error": state.get("error", ""), "test_acc": state.get("test_acc"), "files": files}
+        )  # fmt: skip
+    return rows
 
 
 # ----------------------------------------------------------------------------- its job

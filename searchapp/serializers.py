@@ -10,6 +10,7 @@ from searchapp.nas.space import Arch, table
 
 from . import report
 from .derive import suite_rows
+from .headline import headline
 from .models import BaselineRun, Candidate, Dataset, Search, SuiteRun
 
 
@@ -33,8 +34,12 @@ def arch_table(arch: dict, image_size: int) -> list[dict]:
 
 
 def candidate_json(c: Candidate) -> dict:
-    """The public fields of the candidate's record, plus its short architecture string."""
-    return c.as_record().public() | {"arch_short": arch_short(c.arch)}
+    """The public fields of the candidate's record, plus its short architecture string. Its
+    `evidence` is None for a candidate that was not judged against another (the first one, one
+    over budget, and every candidate of a search saved before decisions carried evidence)."""
+    data = c.as_record().public() | {"arch_short": arch_short(c.arch)}
+    data.setdefault("evidence", (c.record or {}).get("evidence"))
+    return data
 
 
 def best_json(search: Search) -> dict | None:
@@ -57,6 +62,7 @@ ARTIFACTS = {
     "int8_tflite": ("mininas-search{pk}-int8.tflite", "application/octet-stream", "int8 .tflite"),
     "c_source": ("model_data.cc", "text/x-c++src; charset=utf-8", "C array (model_data.cc)"),
     "c_header": ("model_data.h", "text/x-chdr; charset=utf-8", "C header (model_data.h)"),
+    "arduino": ("mininas-search{pk}-arduino.zip", "application/zip", "Arduino library (.zip)"),
 }
 # result.json's "exports" names each artifact by its file: which download kind serves it
 EXPORT_KINDS = {
@@ -66,6 +72,7 @@ EXPORT_KINDS = {
     "model_int8.tflite": "int8_tflite",
     "model_data.cc": "c_source",
     "model_data.h": "c_header",
+    "model_arduino.zip": "arduino",
 }
 INT8_LOSS_FLAG = 1.0  # points of test accuracy an int8 model may lose before it is flagged
 
@@ -103,8 +110,12 @@ def export_rows(search: Search, urls: dict | None = None) -> list[dict]:
                 "latency_on": e.get("latency_on") or "",
                 "error": e.get("error") or "",
                 "int8": e.get("precision") == "int8" or "int8" in name or "int8" in base,
-                "c_array": kind in ("c_source", "c_header"),
+                "c_array": kind in ("c_source", "c_header", "arduino"),
                 "vs_float32": e.get("vs_float32"),
+                "arena_bytes": e.get("arena_bytes"),  # the TFLM check's row (exports.tflm)
+                "runtime": e.get("runtime") or "",
+                "fits": e.get("fits"),
+                "arena_over": bool(e.get("fits")) and not e["fits"].get("ok", True),
                 "url": urls.get(kind, ""),
             }
         )
@@ -128,7 +139,22 @@ AXES = {
     "macs": "MACs",
     "ram_kb": "peak RAM (KB, int8)",
     "flash_kb": "flash (KB, int8)",
+    "board_latency_ms": "board latency (ms, estimate)",
 }
+
+
+def latency_note(settings: dict | None) -> str:
+    """What the board latency estimate is and how close to expect it ("estimate ±35%: TFLM +
+    CMSIS-NN on the nRF52840 at 64 MHz, ..."); "" without a board."""
+    from searchapp.nas.latency import note
+
+    return note(str((settings or {}).get("target") or "none"))
+
+
+def chart_axes(settings: dict | None) -> list[dict]:
+    """The chart's x-axis choices for a search: AXES, less the board latency without a board."""
+    board = bool(latency_note(settings))
+    return [{"key": k, "label": v} for k, v in AXES.items() if board or k != "board_latency_ms"]
 
 
 def budget_limits(settings: dict | None) -> dict:
@@ -143,6 +169,47 @@ def budget_limits(settings: dict | None) -> dict:
     except (SettingError, ValueError):
         return {}
     return {k: float(v) for k, v in limits.items() if k in AXES and v}
+
+
+RULE_TEXT = {
+    "evidence": "only when the gain is clear (evidence rule)",
+    "paper": "the paper's thresholds (Algorithm 1 as published)",
+}
+"""How each decision rule reads on the pages (the form's choices say the same, forms.py)."""
+
+
+def folds_text(folds: str, k: int, n_train: int, split: str = "validation") -> str:
+    """The folds a search trains each candidate on, in words: "auto chose 3 folds for 400
+    training images: 3 trainings per candidate", "one validation split: 1 training per
+    candidate", or the test split's "no validation (chosen on test): ..."."""
+    if split != "validation":
+        return "no validation (chosen on test): 1 training per candidate"
+    auto = folds == "auto"
+    what = f"{k} folds" if k > 1 else "one validation split"
+    images = f" for {n_train:,} training images" if auto else ""
+    trainings = f"{k} trainings" if k > 1 else "1 training"
+    return f"{'auto chose ' if auto else ''}{what}{images}: {trainings} per candidate"
+
+
+def decisions_json(settings: dict | None, n_train: int) -> dict:
+    """How a search's decisions were made: {"rule", "folds" (as set), "k" (the folds each
+    candidate trained on), "text"}. A search saved before these settings ran the paper's rule
+    on one split."""
+    from searchapp.nas.config import PAPER_SPLIT, SearchConfig
+    from searchapp.nas.settings import SettingError
+
+    settings = settings or {}
+    rule = settings.get("rule", "paper")
+    folds = str(settings.get("folds", "1"))
+    split = settings.get("select_on", PAPER_SPLIT)
+    k = 1
+    if "folds" in settings:
+        try:
+            k = SearchConfig.from_dict(settings).folds_for(n_train)
+        except (SettingError, ValueError):
+            k = 1
+    text = f"{RULE_TEXT.get(rule, rule)}; {folds_text(folds, k, n_train, split)}"
+    return {"rule": rule, "folds": folds, "k": k, "text": text}
 
 
 def search_json(search: Search) -> dict:
@@ -166,10 +233,13 @@ def search_json(search: Search) -> dict:
         "downloads": urls,
         "exports": export_rows(search, urls),
         "budget": budget_limits(search.settings),
+        "board_latency_note": latency_note(search.settings),
         "wall_seconds": search.wall_seconds,
         "train_seconds": search.train_seconds,
         "selection_split": report.selection_split(search),
+        "decisions": decisions_json(search.settings, search.dataset.num_train),
         "final": search.final or None,
+        "headline": headline(search),  # the one accuracy every page shows (headline.py)
     }
 
 
@@ -232,7 +302,27 @@ def dataset_json(d: Dataset) -> dict:
         "rejected": d.rejected,
         "resized": d.resized,
         "created": _iso(d.created),
+        "status": d.status,
+        "error": d.error,
+        "packing": packing_json(d),
     }
+
+
+PACKING_MESSAGES = {
+    "waiting": "waiting for its turn: other uploads are being packed",
+    "queued": "waiting for a free worker",
+    "running": "a worker is checking and packing the images",
+}
+
+
+def packing_json(d: Dataset) -> dict:
+    """Where a packing upload stands: "waiting" for its turn, "queued" for a worker, or
+    "running" since `started`, with a sentence for its page; {} once ready or failed."""
+    if d.status != Dataset.Status.PACKING:
+        return {}
+    started = d.packing.get("started")
+    state = "running" if started else ("queued" if d.rq_job_id else "waiting")
+    return {"state": state, "started": started, "message": PACKING_MESSAGES[state]}
 
 
 # ----------------------------------------------------------------------------- the suite page

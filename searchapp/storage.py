@@ -3,8 +3,10 @@
 Everything lives under MEDIA_ROOT and is served only through views that check the owner:
   datasets/<id>/data.npz          the packed uint8 arrays (the only copy of the images we trust)
   datasets/<id>/thumbs/<c>_<n>.png sample thumbnails per class
-  uploads/<uuid>/<relative path>  raw files of a folder upload, deleted once packed
+  datasets/<id>/raw/ or raw.zip    an upload's raw files while it is packed (tasks/pack.py)
+  uploads/<uuid>/<relative path>  raw files of a folder upload until it is finished
   searches/<id>/                  result.json, model.pt, model.onnx
+  searches/<id>/mistakes/<i>.png  the final model's misclassified test images, written by its job
 
 A user's datasets may take at most USER_STORAGE_QUOTA_BYTES on disk (`used_bytes`,
 `check_storage_quota`): checked before an upload is decoded and again once it is packed.
@@ -23,7 +25,7 @@ from django.db import transaction
 from PIL import Image
 
 from searchapp.nas.errors import DataError
-from searchapp.nas.files import human_bytes
+from searchapp.nas.files import atomic_path, human_bytes
 
 from .models import Dataset, Upload
 
@@ -130,33 +132,44 @@ def create_dataset_from_imagedata(owner, name: str, data, source: str) -> Datase
     try:
         used = used_bytes(owner)
         with transaction.atomic():
-            summary = data.summary()
             dataset = Dataset.objects.create(
-                owner=owner,
-                name=name[:200],
-                source=source[:500],
-                classes=list(data.classes),
-                counts=summary["counts"],
-                image_size=data.image_size,
-                num_train=summary["train"],
-                num_test=summary["test"],
-                rejected=[[str(p), str(r)] for p, r in data.rejected],
-                resized={"count": data.resized, "from": data.resized_from} if data.resized else {},
+                owner=owner, name=name[:200], source=source[:500], **imagedata_fields(data)
             )
             folder = dataset_dir(dataset.pk)
             if folder.exists():  # left over from a rolled-back attempt with the same id
                 shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            data.save_npz(folder / "data.npz")
-            write_thumbnails(data, folder / "thumbs")
+            dataset.npz_path = write_packed(folder, data)
             check_storage_quota(owner, folder_bytes(folder), used=used)
-            dataset.npz_path = f"datasets/{dataset.pk}/data.npz"
             dataset.save(update_fields=["npz_path"])
     except BaseException:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
         raise
     return dataset
+
+
+def imagedata_fields(data) -> dict:
+    """The Dataset fields that describe `data` (an engine ImageData): classes, counts, sizes,
+    rejected and resized files."""
+    summary = data.summary()
+    return {
+        "classes": list(data.classes),
+        "counts": summary["counts"],
+        "image_size": data.image_size,
+        "num_train": summary["train"],
+        "num_test": summary["test"],
+        "rejected": [[str(p), str(r)] for p, r in data.rejected],
+        "resized": {"count": data.resized, "from": data.resized_from} if data.resized else {},
+    }
+
+
+def write_packed(folder: Path, data) -> str:
+    """Write `data` as folder/data.npz and its thumbnails (the folder is made if missing);
+    returns data.npz's path relative to MEDIA_ROOT (Dataset.npz_path)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data.save_npz(folder / "data.npz")
+    write_thumbnails(data, folder / "thumbs")
+    return (folder / "data.npz").relative_to(settings.MEDIA_ROOT).as_posix()
 
 
 def write_thumbnails(data, folder: Path) -> None:
@@ -199,36 +212,17 @@ def thumbnail_path(dataset: Dataset, name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-TEST_SPLIT_CACHE_BYTES = 256 * 2**20
-"""A dataset's test images are kept in memory (one dataset at a time) when no larger than this,
-so that a page of thumbnails does not unpack the npz once per image."""
 TEST_IMAGE_MIN_SIDE = 64  # smaller test images are scaled up (nearest) so a mistake is visible
-_test_split: dict = {}
 
 
-def _test_images(dataset: Dataset) -> np.ndarray | None:
-    """The dataset's x_test (N, H, W, C) uint8, or None when it has no packed file."""
-    path = media_path(dataset.npz_path) if dataset.npz_path else None
-    if path is None or not path.is_file():
-        return None
-    key = (str(path), path.stat().st_mtime_ns)
-    if _test_split.get("key") == key:
-        return _test_split["x"]
-    with np.load(path, allow_pickle=False) as z:
-        x = z["x_test"] if "x_test" in z.files else None
-    if x is not None and x.nbytes <= TEST_SPLIT_CACHE_BYTES:
-        _test_split.clear()
-        _test_split.update(key=key, x=x)
-    return x
+def mistakes_dir(search_id: int) -> Path:
+    """searches/<id>/mistakes/: <test index>.png of each of the final model's mistakes."""
+    return search_dir(search_id) / "mistakes"
 
 
-def png_of_test_image(dataset: Dataset, index: int) -> bytes | None:
-    """Test image `index` of the dataset as PNG bytes, scaled up (nearest) if tiny; None when
-    the dataset has no such image."""
-    x = _test_images(dataset)
-    if x is None or not 0 <= index < len(x):
-        return None
-    img = np.asarray(x[index])
+def png_of_image(img: np.ndarray) -> bytes:
+    """One (H, W, C), (C, H, W) or (H, W) uint8 image as PNG bytes, scaled up (nearest) if tiny."""
+    img = np.asarray(img)
     if img.ndim == 3 and img.shape[0] in (1, 3) and img.shape[-1] not in (1, 3):
         img = img.transpose(1, 2, 0)  # stored NCHW
     if img.ndim == 3 and img.shape[-1] == 1:
@@ -239,3 +233,29 @@ def png_of_test_image(dataset: Dataset, index: int) -> bytes | None:
     buf = io.BytesIO()
     im.save(buf, "PNG")
     return buf.getvalue()
+
+
+def write_mistake_images(search_id: int, x_test: np.ndarray, indices) -> int:
+    """Write test images ``indices`` of ``x_test`` (the split the final model was scored on)
+    as mistakes/<index>.png, each atomically; out-of-range indices are skipped. Returns how
+    many were written. The job that finishes a search calls this (it holds the test split
+    already), so the web process serves files and never loads a split."""
+    folder = mistakes_dir(search_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for i in dict.fromkeys(int(i) for i in indices):
+        if 0 <= i < len(x_test):
+            with atomic_path(folder / f"{i}.png") as tmp:
+                tmp.write_bytes(png_of_image(x_test[i]))
+            written += 1
+    return written
+
+
+def has_mistake_images(search_id: int) -> bool:
+    return mistakes_dir(search_id).is_dir()
+
+
+def mistake_image_path(search_id: int, index: int) -> Path | None:
+    """The PNG of test image ``index`` among the search's saved mistakes; None when absent."""
+    path = mistakes_dir(search_id) / f"{int(index)}.png"
+    return path if path.is_file() else None

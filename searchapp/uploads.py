@@ -2,13 +2,16 @@
 
 Django strips folders from uploaded file names and refuses more than
 DATA_UPLOAD_MAX_NUMBER_FILES files per request, so the browser sends the folder in batches
-to an Upload and sends each file's webkitRelativePath alongside. `finish` validates every
-image through the engine, packs them into one .npz and deletes the raw files. A zip is checked
-by the engine's loader alone, under the limits `engine_limits` builds from settings.
+to an Upload and sends each file's webkitRelativePath alongside.
 
-Images are stored at a working resolution (DATASET_MAX_SIDE unless the upload asks for
-another), within a budget of decoded pixels (DATASET_MAX_PIXELS) and the owner's storage
-quota (USER_STORAGE_QUOTA_BYTES): all three are checked before anything is decoded.
+No image is decoded in the web process. `finish_upload` (a folder) and `dataset_from_zip`
+(a zip, streamed to disk) check only what is cheap: the owner's storage quota, how many of
+their uploads are being packed (PACK_MAX_PER_USER, else 429), the file count and a zip's
+central directory (entries, sizes, ratios, names). They move the raw files into the new
+dataset's folder and return the Dataset at once, status "packing"; a job on a worker
+(tasks/pack.py) decodes, checks and packs the images, at a working resolution
+(DATASET_MAX_SIDE unless the upload asks for another), within a budget of decoded pixels
+(DATASET_MAX_PIXELS) and the owner's storage quota (USER_STORAGE_QUOTA_BYTES).
 """
 
 from __future__ import annotations
@@ -16,29 +19,41 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import shutil
 import tempfile
-import zipfile
-import zlib
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from searchapp.nas.data import DataError, load_dataset
+from searchapp.nas.data import DataError
 from searchapp.nas.files import human_bytes
-from searchapp.nas.limits import MAX_WORKING_SIDE, MIN_SIDE, Limits
+from searchapp.nas.filetree import zip_tree
+from searchapp.nas.limits import MAX_WORKING_SIDE, MIN_SIDE
 
 from .models import Dataset, Upload
 from .storage import (
     check_storage_quota,
-    create_dataset_from_imagedata,
+    dataset_dir,
     media_path,
     safe_relative_path,
     upload_dir,
     used_bytes,
+)
+from .tasks.lifecycle import lock_user
+from .tasks.packing import (  # noqa: F401 - REJECTED_*, short_name: the upload limits too
+    REJECTED_MAX_ENTRIES,
+    REJECTED_MAX_NAME,
+    admit_packing,
+    capped_rejected,
+    engine_limits,
+    raw_folder,
+    raw_zip,
+    short_name,
+    without_local_path,
 )
 
 
@@ -46,17 +61,11 @@ class UploadError(ValueError):
     """A request we refuse, with a reason to show the user."""
 
 
-def engine_limits(max_side: int | None = None) -> Limits:
-    """The engine loader's limits, from the UPLOAD_* and DATASET_* settings; ``max_side`` is
-    a working resolution the upload asked for (see `working_side`)."""
-    return Limits(
-        max_entries=settings.UPLOAD_MAX_ZIP_ENTRIES,
-        max_unpacked_bytes=settings.UPLOAD_MAX_UNPACKED_BYTES,
-        max_ratio=settings.UPLOAD_MAX_ZIP_RATIO,
-        max_image_bytes=settings.UPLOAD_MAX_FILE_BYTES,
-        max_side=max_side or settings.DATASET_MAX_SIDE,
-        max_pixels=settings.DATASET_MAX_PIXELS,
-    )
+class TooManyPacking(UploadError):
+    """The owner has PACK_MAX_PER_USER uploads packing already: waiting helps (429)."""
+
+    status = 429
+    setting = "PACK_MAX_PER_USER"
 
 
 def working_side(raw=None) -> int:
@@ -84,41 +93,6 @@ def start_upload(owner, name: str = "") -> Upload:
     upload = Upload.objects.create(owner=owner, name=name[:200])
     upload_dir(upload.pk).mkdir(parents=True, exist_ok=True)
     return upload
-
-
-REJECTED_MAX_ENTRIES = 200
-"""Refused files listed with their reasons; past this, one line says how many more there were."""
-REJECTED_MAX_NAME = 300
-"""Characters of a refused file's name that are kept (the middle is cut with an ellipsis)."""
-
-
-def short_name(name: str, limit: int = REJECTED_MAX_NAME) -> str:
-    """``name`` cut in the middle with an ellipsis when it is longer than ``limit``."""
-    if len(name) <= limit:
-        return name
-    keep = limit - 1
-    return name[: keep - keep // 3] + "…" + name[len(name) - keep // 3 :]
-
-
-MORE = "…"
-_MORE_REASON = re.compile(r"and (\d+) more files? refused")
-
-
-def capped_rejected(entries) -> list[list[str]]:
-    """At most REJECTED_MAX_ENTRIES [name, reason] pairs, names and reasons cut to size; the
-    rest are counted in a last entry, so one upload cannot store megabytes of names."""
-    kept, more = [], 0
-    for name, reason in entries:
-        counted = _MORE_REASON.fullmatch(str(reason)) if name == MORE else None
-        if counted:  # the summary line of an earlier batch
-            more += int(counted[1])
-        elif len(kept) < REJECTED_MAX_ENTRIES:
-            kept.append([short_name(str(name)), short_name(str(reason))])
-        else:
-            more += 1
-    if more:
-        kept.append([MORE, f"and {more} more file{'s' if more != 1 else ''} refused"])
-    return kept
 
 
 def _raw_usage(root: Path) -> tuple[int, int]:
@@ -186,7 +160,10 @@ def add_files(upload: Upload, files: list, paths: list[str]) -> dict:
     finally:
         upload.files, upload.bytes = _raw_usage(root)
         upload.rejected = capped_rejected(list(upload.rejected) + refused)
-        upload.save(update_fields=["files", "bytes", "rejected"])
+        rows = Upload.objects.filter(pk=upload.pk)
+        if not rows.update(files=upload.files, bytes=upload.bytes, rejected=upload.rejected):
+            shutil.rmtree(root, ignore_errors=True)  # finished or given up meanwhile
+            raise UploadError("this upload is finished or was given up; start a new one")
     return {
         "stored": stored,
         "refused": capped_rejected(refused),
@@ -221,21 +198,66 @@ def _unstorable_reason(exc: OSError) -> str:
 
 
 def finish_upload(upload: Upload, name: str, max_side: int | None = None) -> Dataset:
-    """Validate and pack the uploaded folder into a Dataset; the upload is removed either way."""
+    """Hand the uploaded folder to a packing job: the new Dataset, status "packing". The upload
+    is gone afterwards, unless the owner has too many uploads packing (TooManyPacking: it is
+    kept, to be finished later)."""
+    check_packing_limit(upload.owner)
     root = upload_dir(upload.pk)
+    if not Upload.objects.filter(pk=upload.pk).delete()[0]:  # the purge or another finish won
+        raise UploadError("this upload was given up or finished already; upload the folder again")
     try:
-        # the quota without this upload's own raw files, which are about to be packed
-        used = used_bytes(upload.owner) - _raw_usage(root)[1]
-        check_quota(upload.owner, used=used)
+        check_quota(upload.owner)  # its raw files no longer count: they are about to be packed
         if upload.files == 0:
             raise UploadError("no files were uploaded")
-        data = _load(upload.owner, root, max_side, used=used)
-        shutil.rmtree(root, ignore_errors=True)  # read: its raw files no longer count
-        data.rejected = capped_rejected(list(upload.rejected) + list(data.rejected))
-        dataset = _save(upload.owner, name or upload.name or "dataset", data, "folder upload")
+        return _hand_over(
+            upload.owner,
+            name or upload.name or "dataset",
+            "folder upload",
+            max_side,
+            upload.rejected,
+            lambda dataset_id: root.rename(raw_folder(dataset_id)),
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
-        upload.delete()
+
+
+def check_packing_limit(owner) -> None:
+    """TooManyPacking when the owner has PACK_MAX_PER_USER uploads packing or waiting."""
+    count = Dataset.objects.filter(owner=owner, status=Dataset.Status.PACKING).count()
+    limit = settings.PACK_MAX_PER_USER
+    if count >= limit:
+        raise TooManyPacking(
+            f"you have {count} uploads being packed or waiting to be; at most {limit} per user "
+            "(PACK_MAX_PER_USER): wait until one is ready, then upload again"
+        )
+
+
+def _hand_over(
+    owner, name: str, source: str, max_side, rejected, move: Callable[[int], object]
+) -> Dataset:
+    """Create the packing Dataset, `move(its id)` the raw files into its folder, and admit it
+    to the workers once committed. A failed move leaves no row and no files."""
+    with transaction.atomic():
+        lock_user(owner.pk)  # two uploads of one user cannot both pass the limit
+        check_packing_limit(owner)
+        dataset = Dataset.objects.create(
+            owner=owner,
+            name=name[:200],
+            source=source[:500],
+            status=Dataset.Status.PACKING,
+            rejected=capped_rejected(rejected),
+            packing={"max_side": max_side or settings.DATASET_MAX_SIDE},
+        )
+        folder = dataset_dir(dataset.pk)
+        try:
+            if folder.exists():  # left over from a rolled-back attempt with the same id
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            move(dataset.pk)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise UploadError(f"the upload could not be stored: {exc.strerror or exc}") from exc
+    transaction.on_commit(admit_packing)
     return dataset
 
 
@@ -251,52 +273,41 @@ def purge_stale_uploads() -> int:
     """Forget folder uploads abandoned for longer than UPLOAD_STALE_SECONDS (closed tabs)."""
     cutoff = timezone.now() - timedelta(seconds=settings.UPLOAD_STALE_SECONDS)
     stale = list(Upload.objects.filter(created__lt=cutoff))
+    purged = 0
     for upload in stale:
-        shutil.rmtree(upload_dir(upload.pk), ignore_errors=True)
-        upload.delete()
-    return len(stale)
+        if Upload.objects.filter(pk=upload.pk).delete()[0]:  # not finished meanwhile
+            shutil.rmtree(upload_dir(upload.pk), ignore_errors=True)
+            purged += 1
+    return purged
 
 
 def dataset_from_zip(owner, name: str, uploaded, max_side: int | None = None) -> Dataset:
-    """Validate and pack an uploaded zip into a Dataset (RequestSizeLimitMiddleware bounds it)."""
+    """Store the zip, check its central directory and hand it to a packing job: the new
+    Dataset, status "packing" (RequestSizeLimitMiddleware bounds the zip)."""
+    check_quota(owner)
+    check_packing_limit(owner)
     tmp_root = media_path("uploads")
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
         path = Path(tmp) / "upload.zip"
-        with open(path, "wb") as out:
-            for chunk in uploaded.chunks():
-                out.write(chunk)
-        data = _load(owner, path, max_side)  # the zip's directory is checked before unpacking
-        data.rejected = capped_rejected(data.rejected)
+        _store(uploaded, path)
+        check_zip(path, max_side)
         label = Path(getattr(uploaded, "name", "") or "upload.zip").name
-        return _save(owner, name or Path(label).stem, data, label)
+        return _hand_over(
+            owner,
+            name or Path(label).stem,
+            label,
+            max_side,
+            [],
+            lambda dataset_id: path.rename(raw_zip(dataset_id)),
+        )
 
 
-def _load(owner, path: Path, max_side: int | None, used: int | None = None):
-    """Engine read with strict=False: bad files end up in `rejected`, fatal problems raise.
-
-    A user already at their storage quota is refused before anything is read."""
-    check_quota(owner, used=used)
+def check_zip(path: Path, max_side: int | None = None) -> None:
+    """UploadError unless the zip's central directory passes the limits (entries, declared
+    sizes, ratios, unsafe names, links); nothing is decompressed."""
     try:
-        return load_dataset(path, strict=False, limits=engine_limits(max_side))
+        with zip_tree(path, engine_limits(max_side)):
+            pass
     except DataError as exc:
-        raise UploadError(_without_local_path(str(exc), path)) from exc
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        # a zip entry that lies about its size or checksum fails while it is read
-        raise UploadError(f"corrupt archive: {_without_local_path(str(exc), path)}") from exc
-
-
-def _save(owner, name: str, data, source: str) -> Dataset:
-    """The packed Dataset, or UploadError when it would not fit the owner's storage quota."""
-    try:
-        return create_dataset_from_imagedata(owner, name, data, source=source)
-    except DataError as exc:
-        raise UploadError(str(exc)) from exc
-
-
-def _without_local_path(message: str, path: Path) -> str:
-    """Engine messages start with the server path; users only need the reason."""
-    for prefix in (f"{path}: ", f"{path}"):
-        if message.startswith(prefix):
-            return message[len(prefix) :] or message
-    return message.replace(str(path), "upload")
+        raise UploadError(without_local_path(str(exc), path)) from exc

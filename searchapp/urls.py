@@ -1,10 +1,11 @@
 from django.urls import path, re_path
 
 from . import params  # noqa: F401  (registers the <id:...> converter)
-from .views import baselines, compare, datasets, derive, report, searches, suite, tokens
+from .views import baselines, compare, datasets, derive, report, searches, start, suite, tokens
 
 urlpatterns = [
     path("", datasets.home, name="searchapp-home"),
+    path("start/", start.start_page, name="searchapp-start"),
     # datasets (views/datasets.py, views/derive.py, views/suite.py)
     path("datasets/", datasets.dataset_list, name="searchapp-datasets"),
     path("datasets/new/", datasets.dataset_new, name="searchapp-dataset-new"),
@@ -21,6 +22,7 @@ urlpatterns = [
     # searches (views/searches.py, views/compare.py, views/baselines.py)
     path("searches/", searches.search_list, name="searchapp-searches"),
     path("searches/new/", searches.search_new, name="searchapp-search-new"),
+    path("searches/new/estimate/", searches.search_estimate, name="searchapp-search-estimate"),
     path("searches/compare/", compare.search_compare, name="searchapp-search-compare"),
     path("searches/<id:pk>/", searches.search_detail, name="searchapp-search"),
     path("searches/<id:pk>/cancel/", searches.search_cancel, name="searchapp-search-cancel"),

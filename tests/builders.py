@@ -27,6 +27,7 @@ TINY_SEARCH = {
     "seed": 0,
     "device": "cpu",
     "recipe": "fast",
+    "folds": "1",  # one validation split: one training per candidate
 }
 
 # ----------------------------------------------------------------------------- images

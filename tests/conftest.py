@@ -108,6 +108,19 @@ def bob_client(db, bob):
 
 
 @pytest.fixture
+def staff_client(db, django_user_model):
+    """A signed-in staff user (sees the server's paths on the research pages)."""
+    from django.test import Client
+
+    root = django_user_model.objects.create_user("root", "root@example.org", "root-password")
+    root.is_staff = True
+    root.save()
+    c = Client()
+    c.force_login(root)
+    return c
+
+
+@pytest.fixture
 def dataset(alice):
     from searchapp.storage import create_dataset_from_imagedata
 

@@ -1,4 +1,5 @@
-"""Command line: ``python -m searchapp.nas search DATA --out DIR [options]``.
+"""Command line: ``python -m searchapp.nas search DATA --out DIR [options]``, and
+``python -m searchapp.nas export RUN_DIR --candidate N --out DIR`` (export_candidate.py).
 
 Runs a whole Mini-NAS search without Django, Redis or a database. Bad input gives a
 one-line reason on stderr and exit status 2.
@@ -95,9 +96,13 @@ def _exports_table(exports: dict) -> str:
 
     rows = [f"{'file':<20} {'precision':<9} {'size':>10} {'test acc':>9} {'latency':>10}"]
     notes = []
-    for entry in exports.values():
+    for name, entry in exports.items():
+        label = "TFLM check" if name == "tflm" else entry.get("file", "?")
         if "error" in entry:
-            rows.append(f"{entry.get('file', '?'):<20} FAILED: {entry['error']}")
+            rows.append(f"{label:<20} FAILED: {entry['error']}")
+            continue
+        if name == "tflm":  # the .tflite in TensorFlow Lite Micro: its arena instead of a size
+            rows.append(_tflm_row(label, entry))
             continue
         lat = entry.get("latency_ms")
         rows.append(
@@ -111,6 +116,17 @@ def _exports_table(exports: dict) -> str:
     if any("error" in e for e in exports.values()):
         notes.append("a failed export keeps the float32 files; the reason is in result.json")
     return "\n".join(rows + notes)
+
+
+def _tflm_row(label: str, entry: dict) -> str:
+    from .files import human_bytes
+
+    fits = entry.get("fits") or {}
+    flag = ""
+    if fits and not fits.get("ok"):
+        flag = f"  << arena {fits['arena_kb']} KB over the {fits['budget_kb']} KB RAM budget"
+    arena = "arena " + human_bytes(entry["arena_bytes"])
+    return f"{label:<20} {'int8':<9} {arena:>10} {_pct(entry.get('test_acc')):>9}{flag}"
 
 
 def _pct(v) -> str:
@@ -166,6 +182,16 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replay candidates recorded in OUT/result.json or OUT/progress.jsonl",
     )
+    e = sub.add_parser("export", help="train and export any trained candidate of a search")
+    e.add_argument("run_dir", help="a search's --out folder (it holds result.json)")
+    e.add_argument("--candidate", type=int, required=True, help="the candidate's index (#N)")
+    e.add_argument("--out", required=True, help="output folder for the candidate's files")
+    e.add_argument(
+        "--data", help="the search's dataset, when it is no longer where result.json says"
+    )
+    e.add_argument(
+        "--test-fraction", type=float, default=0.2, help="as given to the search, if it was"
+    )
     return p
 
 
@@ -177,7 +203,54 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command == "search":
         return _search(args)
+    if args.command == "export":
+        return _export(args)
     return EXIT_BAD_INPUT
+
+
+def _export(args) -> int:
+    """One candidate of a finished search: its final training and every export file."""
+    from .export_candidate import ExportError, export_candidate, pick_candidate, read_run, run_data
+
+    try:
+        run = read_run(args.run_dir)
+        record = pick_candidate(run, args.candidate)
+        data = run_data(run, args.data, args.test_fraction)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except ExportError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot create output folder {args.out}: {exc.strerror or exc}")
+    from .space import Arch
+
+    print(f"candidate #{args.candidate}: {Arch.from_dict(record['arch']).short}")
+    progress = _Progress(sys.stdout, data.image_size)
+
+    def on_event(e: dict) -> None:
+        if e["type"] == "final.started":  # the progress line names the chosen network
+            progress.current = {"index": "final"}
+            return progress._line(
+                f"== final training of #{args.candidate} on train + validation, "
+                f"{e['recipe']} recipe, {e['epochs']} epochs"
+            )
+        progress(e)
+
+    try:
+        result, paths = export_candidate(
+            run, args.candidate, data, args.out, weights_dir=args.run_dir, on_event=on_event
+        )
+    except ExportError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write outputs to {args.out}: {exc.strerror or exc}")
+    final = result.final or {}
+    if final.get("test_acc") is not None:
+        print(f"final model: test {final['test_acc']:.2f}% {_ci(final.get('test_ci95'))}")
+    print(_exports_table(result.exports or {}))
+    t = result.timing
+    print(f"final training {t['final']:.1f}s, exports {t['exports']:.1f}s; wrote "
+          + ", ".join(paths.values()))  # fmt: skip
+    return 0
 
 
 def _search(args) -> int:
@@ -275,6 +348,7 @@ def _recorded(progress_path: Path) -> list[dict]:
 def _print_setup(data: ImageData, config: SearchConfig, records: list[dict]) -> None:
     """The dataset, the recipe and the budget, before the search starts."""
     from .budget import Budget
+    from .folds import folds_note
 
     s = data.summary()
     print(
@@ -288,6 +362,11 @@ def _print_setup(data: ImageData, config: SearchConfig, records: list[dict]) -> 
         f"  seed: {config.seed}"
         + (f"  replaying {len(records)} recorded candidates" if records else "")
     )
+    if config.select_on == "validation":
+        k = config.folds_for(len(data.y_train))
+        print(f"decisions: {config.rule} rule, {folds_note(config.folds, k)}")
+    else:
+        print(f"decisions: {config.rule} rule, on test (no folds)")
     budget = Budget.from_config(config)
     if budget.active:
         print("budget: " + budget.describe())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .record import CandidateRecord
+from .rule import evidence_verdict
 from .space import Arch
 
 
@@ -37,7 +38,8 @@ class Walk:
         self.s = search
         self.ahead = ahead
         self.best: CandidateRecord | Assumed | None = None
-        self.verdicts: list[tuple[CandidateRecord, bool, str]] = []
+        # (record, accepted, reason, evidence: the paired comparison, or None)
+        self.verdicts: list[tuple[CandidateRecord, bool, str, dict | None]] = []
         self.phases: list[tuple[int, str]] = []  # (number of verdicts before it, phase)
         self.needed: list[tuple[Arch, str]] = []
         self.phase = ""
@@ -67,9 +69,9 @@ class Walk:
             return None
         return Assumed(arch, self.phase)
 
-    def judge(self, rec, accepted: bool, reason: str) -> None:
+    def judge(self, rec, accepted: bool, reason: str, evidence: dict | None = None) -> None:
         if not isinstance(rec, Assumed):
-            self.verdicts.append((rec, accepted, reason))
+            self.verdicts.append((rec, accepted, reason, evidence))
         if accepted:
             self.best = rec
 
@@ -114,24 +116,32 @@ class Walk:
                 return True
 
     def _judge_depth(self, last: CandidateRecord, depth: int) -> bool:
-        """Judge one deeper network against the best; False when the depth phase stops."""
+        """Judge one deeper network against the best; False when the depth phase stops.
+
+        The evidence rule stops at the first deeper network without a clear gain."""
         s, cfg, best = self.s, self.s.config, self.best
+        ev = s.evidence(last, best)
+        if s.by_evidence(ev):
+            ok, words = evidence_verdict(ev, last.params - best.params, cfg.l_gain, cfg.l_drop)
+            self.judge(last, ok, f"depth {depth}: {words}" + ("" if ok else ": stop"), ev)
+            return ok
         gain = s.acc(last) - s.acc(best)
         se = s.se(last, best)
         l_gain, l_drop = s.threshold(cfg.l_gain, se), s.threshold(cfg.l_drop, se)
         note = s.noise(gain, se)
         if gain >= l_gain:
-            self.judge(last, True, f"depth {depth} gains {gain:+.2f} >= {l_gain:g}{note}")
+            self.judge(last, True, f"depth {depth} gains {gain:+.2f} >= {l_gain:g}{note}", ev)
         elif gain > -l_drop:
             self.judge(
                 last,
                 False,
                 f"depth {depth}: {gain:+.2f} is short of +{l_gain:g}, "
                 f"within -{l_drop:g}: keep growing{note}",
+                ev,
             )
         else:
             self.judge(
-                last, False, f"depth {depth} drops {gain:+.2f} below -{l_drop:g}: stop{note}"
+                last, False, f"depth {depth} drops {gain:+.2f} below -{l_drop:g}: stop{note}", ev
             )
             return False
         return True
@@ -152,14 +162,21 @@ class Walk:
             if self.unknown(rec, ref):
                 self.judge(rec, True, "assumed")
                 continue
+            ev = s.evidence(rec, ref)
+            if s.by_evidence(ev):
+                ok, words = evidence_verdict(ev, rec.params - ref.params, 0.0, cfg.c_drop)
+                self.judge(rec, ok, f"width {width}: {words}" + ("" if ok else ": stop"), ev)
+                if not ok:
+                    break
+                continue
             gain = s.acc(rec) - s.acc(ref)  # a drop of less than c_drop is accepted
             se = s.se(rec, ref)
             c_drop, note = s.threshold(cfg.c_drop, se), s.noise(gain, se)
             versus = f"width {width}: {gain:+.2f} against the depth result"
             if -gain < c_drop:
-                self.judge(rec, True, f"{versus}, within -{c_drop:g}{note}")
+                self.judge(rec, True, f"{versus}, within -{c_drop:g}{note}", ev)
             else:
-                self.judge(rec, False, f"{versus}, -{c_drop:g} or worse: stop{note}")
+                self.judge(rec, False, f"{versus}, -{c_drop:g} or worse: stop{note}", ev)
                 break
         return True
 
@@ -184,14 +201,26 @@ class Walk:
                 if self.unknown(rec, self.best):
                     self.judge(rec, False, "assumed")
                     continue
-                gain = s.acc(rec) - s.acc(self.best)
-                se = s.se(rec, self.best)
-                need, note = s.threshold(0.0, se), s.noise(gain, se)
-                if gain > need:
-                    self.judge(rec, True, f"{name} improves {gain:+.2f}{note}")
+                if self._judge_change(rec, name):
                     arch = cand
-                elif need > 0 and gain > 0:
-                    self.judge(rec, False, f"{name}: {gain:+.2f}, not above {need:.2f}{note}")
-                else:
-                    self.judge(rec, False, f"{name}: {gain:+.2f}, no gain{note}")
         return True
+
+    def _judge_change(self, rec: CandidateRecord, name: str) -> bool:
+        """Judge one op or kernel change against the best; True when it is kept."""
+        s, best = self.s, self.best
+        ev = s.evidence(rec, best)
+        if s.by_evidence(ev):
+            ok, words = evidence_verdict(ev, rec.params - best.params, 0.0, 0.0)
+            self.judge(rec, ok, f"{name}: {words}", ev)
+            return ok
+        gain = s.acc(rec) - s.acc(best)
+        se = s.se(rec, best)
+        need, note = s.threshold(0.0, se), s.noise(gain, se)
+        if gain > need:
+            self.judge(rec, True, f"{name} improves {gain:+.2f}{note}", ev)
+            return True
+        if need > 0 and gain > 0:
+            self.judge(rec, False, f"{name}: {gain:+.2f}, not above {need:.2f}{note}", ev)
+        else:
+            self.judge(rec, False, f"{name}: {gain:+.2f}, no gain{note}", ev)
+        return False

@@ -5,17 +5,22 @@
 SRAM and flash minus the reserves of targets.py, unless max_ram_kb / max_flash_kb are given,
 which win. ``budget.over(figures)`` names the first figure over its limit (None: it fits), and
 ``budget.check_space(...)`` refuses, before anything is trained, a search whose smallest
-architecture does not fit. The figures are footprint.figures().
+architecture does not fit. The figures are footprint.figures(); with a board, ``figure`` takes
+what the model needs on that board: RAM is TFLM's arena with the board's kernels
+(``board_ram_kb``), flash is the .tflite plus TFLM's code for its ops (targets.code_bytes).
+``max_latency_ms`` limits the estimated time of one inference on the board (latency.py), which
+``latency_ms(arch, ...)`` gives and ``over(figures, latency_ms)`` checks; it needs a board.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .footprint import Figures, figures
+from .footprint import Figures, figures, ops
+from .latency import board_latency_ms
 from .settings import SettingError
 from .space import Arch, SearchSpace, default_stem
-from .targets import CUSTOM, NO_TARGET, board
+from .targets import BOARDS, CUSTOM, NO_TARGET, board
 
 # The limits in the order they are checked: (figure, setting, what the figure is, unit)
 LIMITS = (
@@ -23,7 +28,9 @@ LIMITS = (
     ("macs", "max_macs", "MACs", ""),
     ("ram_kb", "max_ram_kb", "peak RAM", "KB"),
     ("flash_kb", "max_flash_kb", "flash", "KB"),
+    ("board_latency_ms", "max_latency_ms", "latency on the board", "ms"),
 )
+SIZE_LIMITS = tuple(name for _, name, _, _ in LIMITS if name != "max_latency_ms")
 
 
 class BudgetError(SettingError):
@@ -64,23 +71,53 @@ class Budget:
     def active(self) -> bool:
         return bool(self.limits)
 
-    def over(self, fig: Figures) -> str | None:
-        """Why ``fig`` is over budget ("peak RAM 210.5 KB over the 192.0 KB budget of
-        nano33ble"), naming the first figure over its limit; None when it fits."""
-        key = self.first_over(fig)
+    def latency_ms(self, arch: Arch, in_ch: int, image_size: int, num_classes: int):
+        """The estimated ms of one inference of ``arch`` on the target board; None without one."""
+        if board(self.target) is None:
+            return None
+        return board_latency_ms(ops(arch, in_ch, image_size, num_classes), self.target)
+
+    def over(self, fig: Figures, latency_ms: float | None = None) -> str | None:
+        """Why ``fig`` (and ``latency_ms``, the estimate on the board) is over budget ("peak RAM
+        210.5 KB over the 192.0 KB budget of nano33ble"), naming the first figure over its
+        limit; None when it fits."""
+        key = self.first_over(fig, latency_ms)
         if key is None:
             return None
         _, _, what, unit = next(lim for lim in LIMITS if lim[0] == key)
+        if key == "board_latency_ms":
+            what = f"latency on {self.target}"
         return (
-            f"{what} {_amount(getattr(fig, key), unit)} over the "
+            f"{what} {_amount(self.figure(fig, key, latency_ms), unit)}{self._parts(fig, key)} over the "
             f"{_amount(self.limits[key], unit)} budget{self._whose(key)}"
         )
 
-    def first_over(self, fig: Figures) -> str | None:
-        """The first figure ("params", "macs", "ram_kb", "flash_kb") over its limit, or None."""
+    def figure(self, fig: Figures, key: str, latency_ms: float | None = None) -> float | None:
+        """The figure checked against the limit `key`: on a board, RAM is the tensor arena with
+        the board's kernels and flash adds TFLM's code for the model's ops; the latency is
+        ``latency_ms``."""
+        if key == "board_latency_ms":
+            return latency_ms
+        b = board(self.target)
+        if b is not None and key == "ram_kb" and fig.board_ram_kb is not None:
+            return fig.board_ram_kb
+        if b is not None and key == "flash_kb":
+            return round(fig.flash_kb + b.code_kb(fig.op_kinds), 1)
+        return getattr(fig, key)
+
+    def _parts(self, fig: Figures, key: str) -> str:
+        b = board(self.target)
+        if b is None or key != "flash_kb":
+            return ""
+        return f" (model {fig.flash_kb:,.1f} KB + TFLM code {b.code_kb(fig.op_kinds):,.1f} KB)"
+
+    def first_over(self, fig: Figures, latency_ms: float | None = None) -> str | None:
+        """The first figure ("params", "macs", "ram_kb", "flash_kb", "board_latency_ms") over
+        its limit, or None."""
         for key, _, _, _ in LIMITS:
             limit = self.limits.get(key)
-            if limit is not None and getattr(fig, key) > limit:
+            value = self.figure(fig, key, latency_ms)
+            if limit is not None and value is not None and value > limit:
                 return key
         return None
 
@@ -111,13 +148,18 @@ class Budget:
         of ``space`` is over budget; returns its figures otherwise."""
         arch = self.smallest(space, stem or default_stem(image_size))
         fig = figures(arch, in_ch, image_size, num_classes)
-        key = self.first_over(fig)
+        latency = self.latency_ms(arch, in_ch, image_size, num_classes)
+        key = self.first_over(fig, latency)
         if key is not None:
+            on_board = f", {latency:,.1f} ms on {self.target}" if latency is not None else ""
             raise BudgetError(
                 f"no architecture within the bounds fits the budget: the smallest ({arch.short}, "
                 f"{image_size}x{image_size} px, {num_classes} classes) needs "
-                f"{fig.params:,} parameters, {fig.macs:,} MACs, {fig.ram_kb:,.1f} KB peak RAM "
-                f"and {fig.flash_kb:,.1f} KB flash; its {self.over(fig)}. Raise the limit, or lower "
+                f"{fig.params:,} parameters, {fig.macs:,} MACs, "
+                f"{self.figure(fig, 'ram_kb'):,.1f} KB peak RAM and "
+                f"{self.figure(fig, 'flash_kb'):,.1f} KB flash{on_board}; its "
+                f"{self.over(fig, latency)}. "
+                "Raise the limit, or lower "
                 "the minimum depth or width",
                 self.sources.get(key, "target"),
             )
@@ -139,9 +181,16 @@ class Budget:
 
 def validate_settings(config) -> None:
     """The budget settings as a whole (each one's bounds are checked as any setting's):
-    ``custom`` needs at least one limit."""
-    if getattr(config, "target", NO_TARGET) == CUSTOM and not any(
-        getattr(config, name, None) is not None for _, name, _, _ in LIMITS
+    ``custom`` needs at least one size limit; ``max_latency_ms`` needs a board."""
+    target = getattr(config, "target", NO_TARGET) or NO_TARGET
+    if getattr(config, "max_latency_ms", None) is not None and board(target) is None:
+        raise SettingError(
+            f"max_latency_ms needs a board to estimate the latency on: set target to one of "
+            f"{', '.join(BOARDS)} (target is {target})",
+            "max_latency_ms",
+        )
+    if target == CUSTOM and not any(
+        getattr(config, name, None) is not None for name in SIZE_LIMITS
     ):
         raise SettingError(
             "the custom target needs at least one limit: max_params, max_macs, max_ram_kb "

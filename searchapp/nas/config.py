@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from .budget import Budget
 from .budget import validate_settings as validate_budget
+from .folds import AUTO, MAX_FOLDS, parse_folds, resolve_folds
 from .footprint import Figures
 from .settings import SettingError, parse_settings, setting, settings_of
 from .space import STEMS, SearchSpace
@@ -92,6 +93,15 @@ def get_recipe(name: str, epochs: int | None = None, batch_size: int | None = No
 
 
 RECIPE_LABELS = {"fast": "fast (default)", "paper": "paper (300 epochs, slow)"}
+RULE_LABELS = {
+    "evidence": "evidence: a change must show its gain (default)",
+    "paper": "paper: Algorithm 1's thresholds on point estimates",
+}
+FOLD_CHOICES = (
+    (AUTO, "auto: 5 up to 1,000 training images, 3 up to 4,000, else 1 (at most 3 on a CPU)"),
+    ("1", "1: one validation split"),
+    *((str(k), str(k)) for k in range(2, MAX_FOLDS + 1)),
+)
 DEVICES = ("auto", "cuda", "cpu")  # and "cuda:N"
 
 PAPER_SPLIT = "test"
@@ -117,28 +127,28 @@ class SearchConfig:
     space: SearchSpace = field(default_factory=SearchSpace)
     l_gain: float = setting(
         0.5,
-        label="Depth gain (L_gain)",
+        label="Accuracy a deeper network must gain (points, L_gain)",
         lo=0,
         hi=100,
         help="accuracy points a deeper network must gain to be accepted",
     )
     l_drop: float = setting(
         0.25,
-        label="Depth drop (L_drop)",
+        label="Accuracy a deeper network may lose and go on (points, L_drop)",
         lo=0,
         hi=100,
         help="a deeper network within this many points of the best keeps the depth phase going",
     )
     c_drop: float = setting(
         0.5,
-        label="Width drop (C_drop)",
+        label="Accuracy a narrower network may lose (points, C_drop)",
         lo=0,
         hi=100,
         help="a narrower network within this many points of the depth result is accepted",
     )
     target_acc: float | None = setting(
         None,
-        label="Target accuracy (%)",
+        label="Stop deepening at this accuracy (%)",
         lo=0,
         lo_open=True,
         hi=100,
@@ -153,7 +163,7 @@ class SearchConfig:
     )
     epochs: int | None = setting(
         None,
-        label="Epochs",
+        label="Training epochs per candidate",
         lo=1,
         hi=1000,
         blank_label="the recipe's",
@@ -168,17 +178,17 @@ class SearchConfig:
         advanced=True,
         help="Blank: the recipe's, shrunk for small datasets.",
     )
-    seed: int = setting(0, label="Seed", lo=0, hi=2**31 - 1, help="same seed, same search")
+    seed: int = setting(0, label="Random seed", lo=0, hi=2**31 - 1, help="same seed, same search")
     device: str = setting(
         "auto",
-        label="Device",
+        label="Train on (device)",
         choices=((d, d) for d in DEVICES),
         strict_choices=False,
         help="auto picks CUDA when the worker has a GPU, else the CPU",
     )
     stem: str | None = setting(
         None,
-        label="Stem",
+        label="First layers for the image size (stem)",
         choices=((s, s) for s in STEMS),
         blank_label="auto (from image size)",
         help="cifar for small images, imagenet upscales to 224",
@@ -186,7 +196,7 @@ class SearchConfig:
     # Device budgets (budget.py): a candidate over one is recorded, not trained.
     target: str = setting(
         "none",
-        label="Device target",
+        label="Board",
         choices=TARGET_CHOICES,
         help="a microcontroller board: its SRAM and flash, less a reserve for the program "
         f"({RAM_RESERVE_KB} KB RAM, {FLASH_RESERVE_KB} KB flash), limit the int8 model's peak "
@@ -194,7 +204,7 @@ class SearchConfig:
     )
     max_params: int | None = setting(
         None,
-        label="Max parameters",
+        label="Most parameters",
         lo=1,
         hi=10**9,
         blank_label="no limit",
@@ -202,7 +212,7 @@ class SearchConfig:
     )
     max_macs: int | None = setting(
         None,
-        label="Max MACs",
+        label="Most multiply-accumulates per image (MACs)",
         lo=1,
         hi=10**13,
         blank_label="no limit",
@@ -210,23 +220,34 @@ class SearchConfig:
     )
     max_ram_kb: float | None = setting(
         None,
-        label="Max peak RAM (KB)",
+        label="Most peak RAM (KB, int8)",
         lo=0,
         lo_open=True,
         hi=10**7,
         blank_label="the target's",
-        help="int8 peak RAM of a layer-by-layer executor, 1 KB = 1024 bytes. Blank: the "
-        "target's SRAM less the reserve, or no limit.",
+        help="TensorFlow Lite Micro's tensor arena for the int8 model, 1 KB = 1024 bytes. "
+        "Blank: the target's SRAM less the reserve, or no limit.",
     )
     max_flash_kb: float | None = setting(
         None,
-        label="Max flash (KB)",
+        label="Most flash (KB, int8)",
         lo=0,
         lo_open=True,
         hi=10**7,
         blank_label="the target's",
-        help="size of the int8 .tflite model. Blank: the target's flash less the reserve, or "
-        "no limit.",
+        help="size of the int8 .tflite model (with a board: plus TFLM's code). Blank: the "
+        "target's flash less the reserve, or no limit.",
+    )
+    max_latency_ms: float | None = setting(
+        None,
+        label="Longest time of one inference on the board (ms, estimate)",
+        lo=0,
+        lo_open=True,
+        hi=10**7,
+        blank_label="no limit",
+        help="longest estimated time of one int8 inference on the target board (TensorFlow "
+        "Lite Micro with the board's optimised kernels; an estimate, often 20 to 40 percent off). "
+        "Needs a board as the target. Blank: no limit.",
     )
 
     select_on: str = setting(
@@ -241,7 +262,7 @@ class SearchConfig:
     )
     val_frac: float = setting(
         0.1,
-        label="Validation share",
+        label="Share of training images held out for validation",
         lo=0,
         lo_open=True,
         hi=0.5,
@@ -249,16 +270,34 @@ class SearchConfig:
         help="share of each class's training images held out for validation (at least 2 per "
         "class); ignored when selecting on test",
     )
+    rule: str = setting(
+        "evidence",
+        label="Decision rule",
+        choices=RULE_LABELS.items(),
+        help="evidence: a deeper or otherwise larger network is kept only when the interval of "
+        "its gain, on the same validation images, lies above the threshold; a smaller one "
+        "unless it shows a clear loss. paper: Algorithm 1's thresholds on point estimates",
+    )
+    folds: str = setting(
+        AUTO,
+        label="Cross-validation folds",
+        choices=FOLD_CHOICES,
+        strict_choices=False,
+        help="K > 1: each candidate trains K times, each time validated on another fifth (or "
+        "K-th) of the training images, so every training image is scored once; 1: one "
+        "validation split (Validation share). auto: 5 up to 1,000 training images, 3 up to "
+        "4,000, else 1; at most 3 unless the device is cuda. Ignored when selecting on test",
+    )
     noise_aware: bool = setting(
         False,
         label="Noise-aware thresholds",
         advanced=True,
-        help="widen each threshold to the standard error of the accuracy difference, so a "
-        "decision does not swing on one or two images",
+        help="with the paper rule: widen each threshold to the standard error of the accuracy "
+        "difference, so a decision does not swing on one or two images",
     )
     final_recipe: str | None = setting(
         None,
-        label="Final recipe",
+        label="Final training recipe",
         choices=RECIPE_LABELS.items(),
         blank_label="the search recipe",
         advanced=True,
@@ -266,7 +305,7 @@ class SearchConfig:
     )
     final_epochs: int | None = setting(
         None,
-        label="Final epochs",
+        label="Final training epochs",
         lo=0,
         hi=1000,
         blank_label="3x the search's epochs",
@@ -277,7 +316,7 @@ class SearchConfig:
 
     parallel: int = setting(
         1,
-        label="Candidates in flight",
+        label="Candidates trained at once (in flight)",
         lo=1,
         hi=64,
         advanced=True,
@@ -287,6 +326,13 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+
+    def folds_for(self, n_train: int) -> int:
+        """K, the folds each candidate trains on ``n_train`` training images: 1 when
+        selecting on test (no validation), else ``resolve_folds`` of the setting."""
+        if self.select_on != "validation":
+            return 1
+        return resolve_folds(self.folds, n_train, self.device)
 
     def check_space(self, in_ch: int, image_size: int, num_classes: int) -> Figures:
         """Refuse (BudgetError, naming the limit) settings whose budget not even the smallest
@@ -329,6 +375,10 @@ class SearchConfig:
             raise SettingError(
                 f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}", "device"
             )
+        try:
+            self.folds = parse_folds(self.folds)
+        except ValueError as exc:
+            raise SettingError(str(exc), "folds") from None
         if self.recipe not in RECIPES:
             raise SettingError(f"recipe must be one of {', '.join(RECIPES)}", "recipe")
         if self.final_recipe is not None and self.final_recipe not in RECIPES:

@@ -1,13 +1,15 @@
 """What a search may cost at most, known before it starts (plain arithmetic, no torch).
 
 cost = training images x MACs of the largest network the settings allow x (epochs x the most
-candidates Algorithm 1 can evaluate + the final training's epochs). DESIGN.md counts the
+candidates Algorithm 1 can evaluate x K folds + the final training's epochs). DESIGN.md counts the
 candidates as 1 + D' + W' + 3 D^f: the first network, D' deeper ones, W' narrower ones, then per
 layer of the final depth D^f one other op and two other kernels. The final training trains the
 chosen network once more on train + validation (all the training images) for the final recipe's
 epochs (SearchConfig.final_training; none with final_epochs 0). It is an upper bound: a real
 search stops early, its candidates train on the training images less the validation split, and
-most of them are far smaller than the largest (sep 3x3 layers instead of conv 7x7).
+most of them are far smaller than the largest (sep 3x3 layers instead of conv 7x7). With K
+cross-validation folds (SearchConfig.folds_for) each candidate trains K models, each on
+(K - 1) / K of the images; the bound counts K whole trainings.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ class Cost:
     macs: int  # one forward pass of one image through the largest network
     candidates: int
     final_epochs: int = 0  # the final training's (train + validation); 0: skipped
+    folds: int = 1  # K: trainings per candidate (cross-validation folds)
 
     @property
     def search(self) -> int:
-        """The candidates' part: images x epochs x MACs x candidates."""
-        return self.images * self.epochs * self.macs * self.candidates
+        """The candidates' part: images x epochs x MACs x candidates x folds."""
+        return self.images * self.epochs * self.macs * self.candidates * self.folds
 
     @property
     def final(self) -> int:
@@ -47,11 +50,13 @@ class Cost:
 
     def describe(self) -> str:
         """'378,843 PMAC (1,600 images x 1,000 epochs x 1.58e+12 MACs x 149 candidates, then
-        a final training of 1,000 epochs)'."""
+        a final training of 1,000 epochs)'; with K folds ' x 5 folds' follows the candidates."""
         text = (
             f"{pmac(self.total)} ({self.images:,} images x {self.epochs:,} epochs x "
             f"{self.macs:.3g} MACs x {self.candidates:,} candidates"
         )
+        if self.folds > 1:
+            text += f" x {self.folds} folds"
         if self.final_epochs:
             text += f", then a final training of {self.final_epochs:,} epochs"
         return text + ")"
@@ -89,6 +94,7 @@ def estimate(config: SearchConfig, images: int, image_size: int, num_classes: in
         macs=count_macs(arch, image_size=image_size, num_classes=num_classes),
         candidates=max_candidates(config.space),
         final_epochs=final_epochs(config),
+        folds=config.folds_for(images),
     )
 
 

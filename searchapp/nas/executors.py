@@ -17,25 +17,29 @@ from collections import deque
 from collections.abc import Callable
 
 from .config import Cancelled, SearchConfig
+from .folds import FoldPlan
 from .record import CandidateRecord
 from .space import Arch
 
 POLL_SECONDS = 0.2
 
 
-def selection_split(config: SearchConfig, data) -> tuple | None:
-    """The (train, validation) indices into the training images that a search selects on;
-    None when it selects on test (or has no data)."""
+def selection_split(config: SearchConfig, data) -> FoldPlan | None:
+    """The selection images of a search (folds.FoldPlan: K (train, validation) index pairs
+    into the training images; K = 1 is the single validation split); None when it selects on
+    test (or has no data). Every process that trains a candidate of the search makes the same."""
     if data is None or config.select_on != "validation":
         return None
-    from .splits import validation_indices
+    from .folds import make_plan
 
-    return validation_indices(data.y_train, config.val_frac, config.seed)
+    k = config.folds_for(len(data.y_train))
+    return make_plan(data.y_train, k, config.val_frac, config.seed)
 
 
 class CandidateTrainer:
-    """Trains one candidate from scratch on the search's training split: ``(arch, on_epoch)
-    -> measured dict`` (with its ``state_dict``), like an injected evaluator.
+    """Trains one candidate from scratch on the search's selection split: ``(arch, on_epoch)
+    -> measured dict`` (with its ``state_dict``), like an injected evaluator. With K folds it
+    trains K models and scores them out of fold (crossval.py).
 
     The seed depends only on the search seed and the architecture, so a candidate trained
     here, in another process or on another machine gets the same weights (on the same
@@ -52,14 +56,26 @@ class CandidateTrainer:
         self.should_stop = should_stop
         self._device_data = None
 
+    @property
+    def folds(self) -> int:
+        return self.split.k if self.split is not None else 1
+
     def device_data(self):
+        """The images on the device: the split's (K = 1), or every training image (K > 1,
+        each fold gathers its own from them)."""
         from .train import DeviceData, resolve_device
 
         if self._device_data is None:
-            train_idx, val_idx = self.split if self.split is not None else (None, None)
-            self._device_data = DeviceData(
-                self.data, resolve_device(self.config.device), train_idx=train_idx, val_idx=val_idx
-            )
+            device = resolve_device(self.config.device)
+            if self.folds > 1:
+                self._device_data = DeviceData(self.data, device, select="none")
+            else:
+                train_idx, val_idx = (
+                    self.split.splits[0] if self.split is not None else (None, None)
+                )
+                self._device_data = DeviceData(
+                    self.data, device, train_idx=train_idx, val_idx=val_idx
+                )
         return self._device_data
 
     def __call__(self, arch: Arch, on_epoch: Callable[[dict], None]) -> dict:
@@ -67,11 +83,25 @@ class CandidateTrainer:
 
         dd = self.device_data()
         cfg = self.config
+        seed = candidate_seed(cfg.seed, arch)
+        if self.folds > 1:
+            from .crossval import train_folds
+
+            return train_folds(
+                arch,
+                self.split,
+                dd,
+                self.data.y_train,
+                cfg.training_recipe(),
+                seed=seed,
+                on_epoch=on_epoch,
+                should_stop=self.should_stop,
+            )
         res = train_candidate(
             arch,
             dd,
             cfg.training_recipe(),
-            seed=candidate_seed(cfg.seed, arch),
+            seed=seed,
             device=dd.device,
             on_epoch=on_epoch,
             should_stop=self.should_stop,
@@ -79,6 +109,24 @@ class CandidateTrainer:
         out = res.metrics()
         out["state_dict"] = res.state_dict
         return out
+
+    def weights(self, arch: Arch) -> dict | None:
+        """The weights a candidate keeps, trained again (seeded, so the same): with K folds
+        only the first fold's model trains."""
+        if self.folds == 1:
+            return self(arch, lambda e: None).get("state_dict")
+        from .train import candidate_seed, train_candidate
+
+        dd = self.device_data()
+        res = train_candidate(
+            arch,
+            dd.fold(*self.split.splits[0]),
+            self.config.training_recipe(),
+            seed=candidate_seed(self.config.seed, arch),  # crossval.fold_seed of fold 0
+            device=dd.device,
+            should_stop=self.should_stop,
+        )
+        return res.state_dict
 
 
 def train_one(

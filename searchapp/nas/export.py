@@ -57,7 +57,8 @@ def write_outputs(
     figures go to result.exports, and result.json is written last so that it holds them. An int8
     export that fails leaves the float32 files and an {"error": ...} entry; it never raises.
     Returns the written paths by artifact name: "result", "weights", "onnx", and with int8
-    "int8_onnx", "int8_tflite", "c_source", "c_header" (those that were written).
+    "int8_onnx", "int8_tflite", "c_source", "c_header", "arduino" (those that were written).
+    The int8 .tflite is also run in TensorFlow Lite Micro (exports.tflm, tflm.py).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,12 +77,14 @@ def write_outputs(
         paths["onnx"] = out / "model.onnx"
         with atomic_path(paths["onnx"]) as tmp:
             export_onnx(model, data.image_size, tmp)
-        seed = (getattr(result, "config", None) or {}).get("seed", 0) or 0
+        config = getattr(result, "config", None) or {}
         if int8 and on_event is not None:
             on_event({"type": "search.phase", "phase": "export"})
         result.exports = _exports(
-            paths, model, data, out, int8, calibration_images, latency_runs, seed
+            paths, model, data, out, int8, calibration_images, latency_runs, config.get("seed") or 0
         )
+        if int8:
+            _deploy_exports(result.exports, paths, data, out, arch, config)
     with atomic_path(paths["result"]) as tmp:
         tmp.write_text(json.dumps(result.to_json(), indent=1))
     return {k: str(v) for k, v in paths.items()}
@@ -100,12 +103,7 @@ def _exports(paths, model, data, out: Path, int8, calibration_images, latency_ru
     """{artifact name: figures or {"file", "error"}} for the float32 and (with int8) int8 files."""
 
     def attempt(name: str, file: str, make) -> bool:
-        try:
-            exports[name] = make()
-            return True
-        except Exception as exc:  # an export never fails the search
-            exports[name] = {"file": file, "error": _reason(exc)}
-            return False
+        return _attempt(exports, name, file, make)
 
     exports: dict = {}
     for name, key in (("pt", "weights"), ("onnx", "onnx")):
@@ -116,7 +114,7 @@ def _exports(paths, model, data, out: Path, int8, calibration_images, latency_ru
         )
     if not int8:
         return exports
-    from .int8 import calibration_sample, export_int8_onnx, export_int8_tflite, write_c_array
+    from .int8 import calibration_sample, export_int8_onnx, export_int8_tflite
 
     calib = calibration_sample(data.x_train, calibration_images, seed)
     float_acc = exports["onnx"].get("test_acc", exports["pt"].get("test_acc"))
@@ -135,24 +133,72 @@ def _exports(paths, model, data, out: Path, int8, calibration_images, latency_ru
         return {"precision": "int8"} | int8_loss(figures, float_acc) | {"io": io}
 
     attempt("int8_onnx", "model_int8.onnx", int8_onnx)
-    if attempt("int8_tflite", "model_int8.tflite", int8_tflite):
-
-        def c_array():
-            io = exports["int8_tflite"]["io"]
-            write_c_array(
-                paths["int8_tflite"], out / "model_data.cc", out / "model_data.h", data.classes, io
-            )
-            paths["c_source"], paths["c_header"] = out / "model_data.cc", out / "model_data.h"
-            return file_entry(paths["c_source"], precision="int8", array_of="model_int8.tflite")
-
-        if attempt("c_source", "model_data.cc", c_array):
-            exports["c_header"] = file_entry(
-                paths["c_header"], precision="int8", array_of="model_int8.tflite"
-            )
-        else:
-            exports["c_header"] = {"file": "model_data.h", "error": exports["c_source"]["error"]}
-    else:
-        reason = "no .tflite to turn into a C array: " + exports["int8_tflite"]["error"]
-        exports["c_source"] = {"file": "model_data.cc", "error": reason}
-        exports["c_header"] = {"file": "model_data.h", "error": reason}
+    attempt("int8_tflite", "model_int8.tflite", int8_tflite)
     return exports
+
+
+# The files made from the int8 .tflite, by artifact name
+DEPLOY_FILES = {
+    "tflm": "model_int8.tflite",
+    "c_source": "model_data.cc",
+    "c_header": "model_data.h",
+    "arduino": "model_arduino.zip",
+}
+
+
+def _attempt(exports: dict, name: str, file: str, make) -> bool:
+    try:
+        exports[name] = make()
+        return True
+    except Exception as exc:  # an export never fails the search
+        exports[name] = {"file": file, "error": _reason(exc)}
+        return False
+
+
+def _deploy_exports(exports: dict, paths: dict, data, out: Path, arch, config: dict) -> None:
+    """After a written int8 .tflite: its TFLM check (exports.tflm), the C array with the arena
+    size, and the Arduino library zip. Each failure is an {"file", "error"} entry."""
+    from .arduino import write_library
+    from .int8 import write_c_array
+    from .tflm import classify, export_entry
+
+    if "error" in exports["int8_tflite"]:
+        reason = "no .tflite: " + exports["int8_tflite"]["error"]
+        for name, file in DEPLOY_FILES.items():
+            exports[name] = {"file": file, "error": reason}
+        return
+    tflite = paths["int8_tflite"]
+    lite_acc = exports["int8_tflite"].get("test_acc")
+    ok = _attempt(
+        exports, "tflm", tflite.name, lambda: export_entry(tflite, data, arch, config, lite_acc)
+    )
+    tflm = exports["tflm"]
+    io = exports["int8_tflite"]["io"]
+
+    def c_array():
+        arena = (tflm["arena_bytes"], tflm["margin_bytes"]) if ok else None
+        write_c_array(tflite, out / "model_data.cc", out / "model_data.h", data.classes, io, arena)
+        paths["c_source"], paths["c_header"] = out / "model_data.cc", out / "model_data.h"
+        return file_entry(paths["c_source"], precision="int8", array_of=tflite.name)
+
+    if _attempt(exports, "c_source", "model_data.cc", c_array):
+        exports["c_header"] = file_entry(paths["c_header"], precision="int8", array_of=tflite.name)
+    else:
+        exports["c_header"] = {"file": "model_data.h", "error": exports["c_source"]["error"]}
+
+    def library():
+        if not ok:
+            raise RuntimeError("no TFLM arena to size the sketch: " + tflm["error"])
+        if "error" in exports["c_source"]:
+            raise RuntimeError("no C array: " + exports["c_source"]["error"])
+        x, y = (data.x_test, data.y_test) if len(data.x_test) else (data.x_train, data.y_train)
+        host = int(classify(tflite, tflm["arena_bytes"], x[:1])[0])
+        sample = (x[0], data.classes[int(y[0])], data.classes[host])
+        target = out / "model_arduino.zip"
+        write_library(
+            target, (paths["c_source"], paths["c_header"]), tflm, io, sample, data.classes
+        )
+        paths["arduino"] = target
+        return file_entry(target, precision="int8", array_of=tflite.name, format="arduino library")
+
+    _attempt(exports, "arduino", "model_arduino.zip", library)

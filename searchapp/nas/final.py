@@ -30,8 +30,7 @@ def best_weights(search) -> dict | None:
     from .executors import CandidateTrainer
 
     trainer = CandidateTrainer(search.config, search.data, search.split)
-    out = trainer(Arch.from_dict(search.best.arch), lambda e: None)
-    return out.get("state_dict")
+    return trainer.weights(Arch.from_dict(search.best.arch))
 
 
 def final_results(

@@ -1,8 +1,8 @@
 """What an architecture needs on a microcontroller, from the architecture alone (no torch).
 
 ``figures(arch, in_ch, image_size, num_classes)`` gives the parameters and MACs (as
-``space.count_params`` / ``count_macs``), the int8 model's flash size and the peak RAM of a
-layer-by-layer int8 executor (TensorFlow Lite Micro), before anything is trained. It mirrors
+``space.count_params`` / ``count_macs``), the int8 model's flash size and the tensor arena
+TensorFlow Lite Micro needs to run it, before anything is trained. It mirrors
 the network ``model.py`` builds, as the int8 ``.tflite`` export runs it (NHWC, int8 in and out):
 
 - the stem: cifar = one 3x3 conv (in_ch -> 2C) + BN; imagenet = three stride-2 3x3 convs
@@ -25,22 +25,26 @@ in flash:
 - the flatbuffer's structure: ``TFLITE_FIXED_BYTES`` once (header, operator codes, signature)
   plus ``TFLITE_TENSOR_BYTES`` per tensor (its name, shape, per-tensor quantisation and table
   entry; names are long module paths). These three constants are fitted by least squares to
-  files written by ``int8.export_int8_tflite`` (litert-torch 0.10): eight architectures from
-  12 KB to 194 KB, cifar and imagenet stems, all within 1.6%; tests/nas/test_footprint.py
-  checks the 10% bound against a fresh export.
+  files written by ``int8.export_int8_tflite`` (litert-torch 0.10) for 20 architectures, 21 KB
+  to 2.9 MB, both stems, with BatchNorm statistics as a trained network has them (an untrained
+  one folds to all-zero biases, which the converter stores once: smaller files); the constant
+  term came out at -87 bytes and is taken as 0. Measured: -0.9% to +4.7% (median 0.0%);
+  tests/nas/test_tflm_calibration.py bounds it at 2% under and 10% over.
 
-Peak RAM (``ram_kb``): a layer-by-layer executor holds, while an op runs, that op's input
-and output activations (int8, 1 byte per value) plus its scratch buffer; the figure is the
-largest such sum over the ops. The input image is the first op's input, so it is counted
-there. Scratch buffers are CMSIS-NN's (what TFLM uses on Cortex-M): a k x k conv (k > 1)
-2 x k x k x cin int16 values, a depthwise conv k x k x cin int16 values, a 1x1 conv and the
-linear head none, MEAN one int32 per channel.
+RAM (``ram_kb``): the tensor arena TensorFlow Lite Micro needs to run the int8 model, as
+``arena.py`` works it out from these ops the way TFLM's allocator does: the activations laid out
+by TFLM's greedy memory planner (each rounded up to 16 bytes, MEAN's scratch buffers with them),
+plus the persistent bookkeeping (tensor structs, op data, per-channel quantisation, allocator
+objects). It is the arena of the host interpreter that ``tflm.py`` runs every export in (its
+reference kernels); tests/nas/test_tflm_calibration.py checks it against that real arena over a
+spread of architectures (never more than 2% under, at most 10% over). ``board_ram_kb`` is the
+same arena with the scratch buffers of CMSIS-NN, the optimised kernels of Cortex-M boards
+(``Op.scratch_bytes``: a k x k conv (k > 1) 2 x k x k x cin int16 values, columns rounded up to
+4; a depthwise conv other than 3 x 3 k x k x cin int16 values; none for a 3 x 3 depthwise
+conv, a 1 x 1 conv and the head); the budgets of a board (``budget.py``) use it.
 
-Left out (the budgets' reserves in ``targets.py`` are for them): TFLM's arena alignment and
-its bookkeeping (tensor structs, allocation tables: a few KB), the interpreter and kernel
-code, the application's own copy of the image (a camera frame), and memory-planner gaps (TFLM's
-greedy planner can need more than the largest pair when lifetimes interleave; for a plain chain
-of ops as here it does not).
+Left out: the interpreter and kernel code (``targets.code_bytes`` adds it to a board's flash),
+the application's own copy of the image (a camera frame), the stack, and PSRAM / external RAM.
 """
 
 from __future__ import annotations
@@ -48,24 +52,31 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
+from .arena import arena_bytes
 from .space import IMAGENET_STEM_INPUT, Arch, _conv_out, _stem_layers, count_macs, count_params
 
 KB = 1024
 
 # Flatbuffer structure, fitted to litert-torch 0.10 int8 exports (see the module docstring).
-TFLITE_FIXED_BYTES = 272
-TFLITE_TENSOR_BYTES = 238
-QPARAM_CHANNEL_BYTES = 21
+TFLITE_FIXED_BYTES = 0
+TFLITE_TENSOR_BYTES = 297
+QPARAM_CHANNEL_BYTES = 23
 
 
 @dataclass(frozen=True)
 class Figures:
-    """An architecture's size: parameters and MACs (float32 model), int8 RAM and flash in KB."""
+    """An architecture's size: parameters and MACs (float32 model), int8 RAM and flash in KB.
+
+    ``ram_kb``: TFLM's tensor arena with the reference kernels (what the host interpreter
+    measures); ``board_ram_kb``: the same with CMSIS-NN's scratch buffers (None: as ram_kb);
+    ``op_kinds``: the kinds of op the .tflite uses (for the kernels' code size on a board)."""
 
     params: int
     macs: int
     ram_kb: float
     flash_kb: float
+    board_ram_kb: float | None = None
+    op_kinds: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,14 +88,10 @@ class Op(NamedTuple):
     kind: str  # depthwise | resize | pad | conv | mean | fc
     in_bytes: int
     out_bytes: int
-    scratch_bytes: int = 0
+    scratch_bytes: int = 0  # CMSIS-NN's scratch buffer (DSP build); MEAN's is arena.py's
     weights: int = 0
     channels: int = 0  # output channels with a bias and per-channel quantisation parameters
     tensors: int = 1  # tensors the op adds to the file: its output and its constants
-
-    @property
-    def ram_bytes(self) -> int:
-        return self.in_bytes + self.out_bytes + self.scratch_bytes
 
 
 def _same_padding(size: int, k: int, stride: int) -> tuple[int, int]:
@@ -121,10 +128,11 @@ def ops(arch: Arch, in_ch: int = 3, image_size: int = 32, num_classes: int = 10)
             act = padded
         size = _conv_out(size, stride)
         new = cout * size * size
-        if depthwise:
-            scratch, weights, kind = 2 * k * k * cin, k * k * cin, "depthwise"
-        else:
-            scratch, weights, kind = (4 * k * k * cin if k > 1 else 0), k * k * cin * cout, "conv"
+        if depthwise:  # CMSIS-NN's 3 x 3 depthwise kernel needs no scratch
+            scratch, weights, kind = (0 if k == 3 else 2 * k * k * cin), k * k * cin, "depthwise"
+        else:  # im2col: two columns of k x k x cin (rounded up to 4) int16 values
+            scratch = 4 * (-(-k * k * cin // 4) * 4) if k > 1 else 0
+            weights, kind = k * k * cin * cout, "conv"
         out.append(Op(kind, act, new, scratch, weights, cout, tensors=3))
         act = new
 
@@ -138,14 +146,9 @@ def ops(arch: Arch, in_ch: int = 3, image_size: int = 32, num_classes: int = 10)
         else:
             conv(cin, cout, k, stride)
     c = arch.out_channels()
-    out.append(Op("mean", act, c, scratch_bytes=4 * c, tensors=2))  # output + axes
+    out.append(Op("mean", act, c, tensors=2))  # output + axes
     out.append(Op("fc", c, num_classes, 0, c * num_classes, num_classes, tensors=3))
     return out
-
-
-def peak_ram_bytes(op_list: list[Op]) -> int:
-    """The largest input + output + scratch of any op."""
-    return max(op.ram_bytes for op in op_list)
 
 
 def peak_pair_bytes(op_list: list[Op]) -> int:
@@ -163,11 +166,18 @@ def flash_bytes(op_list: list[Op]) -> int:
 
 
 def figures(arch: Arch, in_ch: int = 3, image_size: int = 32, num_classes: int = 10) -> Figures:
-    """Parameters, MACs, int8 peak RAM and flash (KB) of ``arch`` on these images."""
+    """Parameters, MACs, int8 RAM (TFLM's arena) and flash (KB) of ``arch`` on these images."""
     op_list = ops(arch, in_ch, image_size, num_classes)
     return Figures(
         params=count_params(arch, in_ch, num_classes),
         macs=count_macs(arch, in_ch, image_size, num_classes),
-        ram_kb=round(peak_ram_bytes(op_list) / KB, 1),
+        ram_kb=_kb_up(arena_bytes(op_list)),
         flash_kb=round(flash_bytes(op_list) / KB, 1),
+        board_ram_kb=_kb_up(arena_bytes(op_list, "cmsis-nn")),
+        op_kinds=tuple(sorted({op.kind for op in op_list})),
     )
+
+
+def _kb_up(n: int) -> float:
+    """Bytes as KB with one decimal, rounded up (an arena figure is never rounded down)."""
+    return -(-n * 10 // KB) / 10

@@ -38,6 +38,8 @@ class CandidateRecord:
     # int8 estimates from the architecture (searchapp/nas/footprint.py), known before training
     ram_kb: float = 0.0
     flash_kb: float = 0.0
+    # estimated ms of one inference on the target board (latency.py); None without a board
+    board_latency_ms: float | None = None
     train_acc: float | None = _measured(None)  # percent, 0-100
     # validation accuracy: None when the search selects on test (or for records made before
     # validation splits existed); test accuracy is scored once, for display
@@ -51,6 +53,15 @@ class CandidateRecord:
     val_count: list | None = _measured(None)
     test_correct: list | None = _measured(None)
     test_count: list | None = _measured(None)
+    # the selection images' per-image correctness, as evidence.encode_hits strings: the
+    # validation split (or, with K folds, every training image out of fold) in index order;
+    # test_hits likewise for the test images. Any two candidates compare on the same images.
+    val_hits: str | None = _measured(None, public=False)
+    test_hits: str | None = _measured(None, public=False)
+    # cross-validation folds the selection score came from (1: one validation split); with
+    # K > 1 the val_* figures are out of fold over every training image, test_* and the
+    # curves are the first fold's model (the kept weights), epochs and seconds are summed
+    folds: int = _measured(1)
     loss_curve: list = _measured(factory=list)  # mean training loss per epoch
     val_curve: list = _measured(factory=list, public=False)  # selection accuracy per epoch
     test_curve: list = _measured(factory=list, public=False)  # (val or test: the one selected on)
@@ -62,6 +73,9 @@ class CandidateRecord:
     oom_retries: int = _measured(0, public=False)
     accepted: bool = False
     reason: str = ""
+    # the paired comparison behind the verdict: {"vs": incumbent index, "diff": points,
+    # "ci95": [lo, hi], "n": images, "method"} (evidence.py); None where nothing was compared
+    evidence: dict | None = None
     # trained ahead of Algorithm 1's decisions (--parallel N) and not needed by them
     speculative: bool = False
     # who trained it: "local", a process, or an RQ worker's name (set by the executor)
@@ -88,6 +102,7 @@ class CandidateRecord:
     def started(self) -> dict:
         """What is known before training: the ``candidate.started`` event's fields."""
         keys = ("index", "phase", "arch", "params", "macs", "ram_kb", "flash_kb")
+        keys += ("board_latency_ms",)
         return {k: getattr(self, k) for k in keys}
 
     def measure(self, measured: dict) -> None:

@@ -21,6 +21,7 @@ class SearchResult:
     # every artifact of the final model: {name: {"file", "bytes", "test_acc", "latency_ms"}}
     exports: dict | None = None
     train_seconds: float = 0.0  # summed training time of the candidates (GPU-hours, Figure 3)
+    folds: int = 1  # K: the cross-validation folds each candidate trained (1: one split)
 
     def to_json(self) -> dict:
         return {
@@ -33,6 +34,7 @@ class SearchResult:
             "wall_seconds": round(self.seconds, 3),
             "train_seconds": round(self.train_seconds, 3),
             "selection_split": self.selection_split,
+            "folds": self.folds,
             "final": self.final,
             "exports": self.exports,
         }

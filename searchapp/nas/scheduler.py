@@ -119,14 +119,14 @@ class Scheduler:
         s = self.search
         for i in range(self.judged, len(walk.verdicts)):
             self._announce_phases(walk, i)
-            rec, accepted, reason = walk.verdicts[i]
-            rec.accepted, rec.reason = accepted, reason
+            rec, accepted, reason, evidence = walk.verdicts[i]
+            rec.accepted, rec.reason, rec.evidence = accepted, reason, evidence
             if accepted:
                 s.best = rec
             s.on_event({"type": "candidate.finished", "candidate": rec.to_dict()})
         self._announce_phases(walk, len(walk.verdicts))
         self.judged = len(walk.verdicts)
-        self.judged_keys = {rec.key for rec, _, _ in walk.verdicts}
+        self.judged_keys = {v[0].key for v in walk.verdicts}
         s.phase = walk.phase
 
     def _announce_phases(self, walk: Walk, upto: int) -> None:

@@ -5,6 +5,7 @@ Always in eval mode under ``torch.no_grad()``, in batches, with one device sync 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -44,20 +45,23 @@ def score(
     num_classes: int,
     batch_size: int = 1024,
     autocast: bool = False,
-) -> tuple[float, list[int], list[int]]:
-    """Accuracy (percent), per-class correct counts and per-class image counts on x, y."""
+) -> tuple[float, list[int], list[int], np.ndarray]:
+    """Accuracy (percent), per-class correct counts, per-class image counts and the per-image
+    hits (a boolean numpy vector in the order of x) on x, y."""
     model.eval()
     correct = torch.zeros(num_classes, dtype=torch.long, device=x.device)
+    hits = torch.zeros(len(y), dtype=torch.bool, device=x.device)
     for i in range(0, len(x), batch_size):
         xb = aug(x[i : i + batch_size], train=False)
         yb = y[i : i + batch_size]
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
             out = model(xb)
         hit = out.float().argmax(1) == yb
+        hits[i : i + batch_size] = hit
         correct += torch.bincount(yb[hit], minlength=num_classes)
     count = torch.bincount(y, minlength=num_classes).tolist()
     correct_l = correct.tolist()
-    return 100.0 * sum(correct_l) / max(len(y), 1), correct_l, count
+    return 100.0 * sum(correct_l) / max(len(y), 1), correct_l, count, hits.cpu().numpy()
 
 
 @torch.no_grad()

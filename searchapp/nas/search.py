@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .budget import Budget
 from .config import Cancelled, SearchConfig
+from .evidence import decode_hits, paired_difference
 from .executors import selection_split
 from .final import best_weights, final_results, train_final
 from .footprint import figures
@@ -93,8 +94,12 @@ class Search:
         self._over: dict[str, str] = {}  # key -> the budget figure it broke
         # "val" or "test": the split every decision and every early stop reads
         self.select = "val" if config.select_on == "validation" else "test"
-        self.split = selection_split(config, data)  # (train, validation) indices, or None
+        self.split = selection_split(config, data)  # folds.FoldPlan, or None (select on test)
+        self.folds = self.split.k if self.split is not None else 1
+        self._hits: dict[tuple[str, str], object] = {}  # (key, split) -> hit vector
+        self._evidence: dict[tuple[str, str], dict | None] = {}  # (key, incumbent's key)
         self._figures: dict = {}  # arch key -> Figures
+        self._latency: dict = {}  # arch key -> estimated ms on the target board (or None)
         self.budget = Budget.from_config(config)
         config.check_space(self.in_ch, self.image_size, self.num_classes)
         self.start_width = self._start_width()
@@ -109,11 +114,22 @@ class Search:
             self._figures[key] = figures(arch, self.in_ch, self.image_size, self.num_classes)
         return self._figures[key]
 
+    def latency(self, arch: Arch) -> float | None:
+        """The estimated ms of one inference on the target board (None without a board)."""
+        key = arch.key
+        if key not in self._latency:
+            shape = (self.in_ch, self.image_size, self.num_classes)
+            self._latency[key] = self.budget.latency_ms(arch, *shape)
+        return self._latency[key]
+
+    def _over_budget(self, arch: Arch) -> str | None:
+        return self.budget.over(self.figures(arch), self.latency(arch))
+
     def _start_width(self) -> int:
         """The depth phase's width: max_width, or the widest below it whose shallowest
         network fits the budget (check_space made sure that min_width does)."""
         for width in [self.space.max_width, *self.space.widths_down()]:
-            if not self.budget.over(self.figures(self.plain(self.space.min_depth, width))):
+            if not self._over_budget(self.plain(self.space.min_depth, width)):
                 return width
         return self.space.min_width
 
@@ -142,6 +158,7 @@ class Search:
             macs=fig.macs,
             ram_kb=fig.ram_kb,
             flash_kb=fig.flash_kb,
+            board_latency_ms=self.latency(arch),
         )
 
     def register(self, rec: CandidateRecord) -> CandidateRecord:
@@ -164,7 +181,7 @@ class Search:
             rec.measure(prior)
             rec.replayed = True
             return self.register(rec) if register else rec
-        reason = self._over.get(arch.key) or self.budget.over(self.figures(arch))
+        reason = self._over.get(arch.key) or self._over_budget(arch)
         if reason is not None:
             self._over[arch.key] = reason
             rec = self.new_record(arch, phase)
@@ -173,10 +190,15 @@ class Search:
         return None
 
     def _replayable(self, prior: dict) -> bool:
-        """A record made on another selection split is trained again, unless it is an old one
-        (before validation splits) replayed by an evaluator-driven search."""
-        if self.select == "val" and self.data is not None:
-            return prior.get("val_acc") is not None
+        """A record made on another selection split (or another number of folds) is trained
+        again, and so is one without per-image results when the evidence rule needs them;
+        an evaluator-driven search replays whatever it is given."""
+        if self.data is None:
+            return True
+        if self.config.rule == "evidence" and not prior.get(f"{self.select}_hits"):
+            return False
+        if self.select == "val":
+            return prior.get("val_acc") is not None and prior.get("folds", 1) == self.folds
         return True
 
     def keep_unreached_records(self) -> None:
@@ -212,17 +234,54 @@ class Search:
         """Standard error (points) of acc(rec) - acc(ref); None when the counts are unknown."""
         return diff_se(self.acc(rec), self._scored(rec), self.acc(ref), self._scored(ref))
 
+    def hits(self, rec: CandidateRecord):
+        """The per-image hits of ``rec`` on the selection images (None if not recorded)."""
+        split = "val" if self.select == "val" and rec.val_acc is not None else "test"
+        cached = self._hits.get((rec.key, split))
+        if cached is not None:
+            return cached
+        text, n = getattr(rec, f"{split}_hits", None), rec.scored(split)
+        if not text or not n:
+            return None
+        try:
+            hits = decode_hits(text, n)
+        except ValueError:  # a damaged record: judged on its accuracy alone
+            return None
+        self._hits[(rec.key, split)] = hits
+        return hits
+
+    def evidence(self, rec: CandidateRecord, ref: CandidateRecord) -> dict | None:
+        """The paired comparison of ``rec`` with the incumbent ``ref`` on the same selection
+        images ({"vs", "diff", "ci95", "n", "method"}); None when either lacks per-image
+        results or they were scored on different images."""
+        pair = (rec.key, ref.key)
+        if pair not in self._evidence:
+            a, b = self.hits(rec), self.hits(ref)
+            same = a is not None and b is not None and len(a) == len(b)
+            paired = same and rec.folds == ref.folds
+            self._evidence[pair] = paired_difference(a, b) if paired else None
+        ev = self._evidence[pair]
+        return {"vs": ref.index, **ev} if ev is not None else None
+
+    def by_evidence(self, ev: dict | None) -> bool:
+        """Whether this decision follows the evidence rule (it needs the comparison)."""
+        return self.config.rule == "evidence" and ev is not None
+
     def threshold(self, t: float, se: float | None) -> float:
         """A threshold, widened to the standard error of the difference when noise-aware."""
         return max(t, se) if self.config.noise_aware and se is not None else t
 
     def noise(self, diff: float, se: float | None) -> str:
-        """The reason's remark on the noise: is |diff| within 1.96 standard errors?"""
+        """The reason's remark on the noise: is |diff| within 1.96 standard errors? Under the
+        evidence rule this decision had no paired comparison, so the reason says so."""
+        fallback = ""
+        if self.config.rule == "evidence":
+            fallback = " (no per-image results to compare: Algorithm 1's thresholds)"
         if se is None:
-            return ""
+            return fallback
         where = "within" if abs(diff) < Z95 * se else "beyond"
         split = "validation" if self.select == "val" else "test"
-        return f" ({where} the {split} noise, ±{Z95 * se:.2f})"
+        return f" ({where} the {split} noise, ±{Z95 * se:.2f}){fallback}"
 
     # -- running ---------------------------------------------------------------------------
 
@@ -248,11 +307,13 @@ class Search:
             seconds=time.perf_counter() - start,
             selection_split="validation" if self.select == "val" else "test",
             train_seconds=sum(c.seconds for c in self.candidates if not c.replayed),
+            folds=self.folds,
         )
         if self.split is not None:
             result.dataset = result.dataset | {
-                "search_train": int(len(self.split[0])),
-                "validation": int(len(self.split[1])),
+                "search_train": int(len(self.split.splits[0][0])),
+                "validation": int(self.split.n_scored),
+                "folds": self.folds,
             }
         if self.best is not None:
             result.best_state = self.states.get(self.best.key)

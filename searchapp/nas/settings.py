@@ -80,6 +80,8 @@ class Setting:
                 return int(value)
             if self.kind is float:
                 return float(raw)
+            if isinstance(raw, int):  # a text setting whose values are numbers ("5" folds)
+                return str(raw)
             if not isinstance(raw, str):
                 raise TypeError
             return raw.strip()

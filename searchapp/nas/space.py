@@ -242,36 +242,45 @@ class SearchSpace:
     """User bounds of one search; all must lie inside the space's hard limits."""
 
     min_depth: int = setting(
-        3, label="Minimum depth", help="layers of the first network (D_min)", bounds=DEPTH_LIMITS
+        3,
+        label="Shallowest network (layers, D_min)",
+        help="layers of the first network (D_min)",
+        bounds=DEPTH_LIMITS,
     )
     max_depth: int = setting(
-        15, label="Maximum depth", help="the depth phase stops here (D_max)", bounds=DEPTH_LIMITS
+        15,
+        label="Deepest network (layers, D_max)",
+        help="the depth phase stops here (D_max)",
+        bounds=DEPTH_LIMITS,
     )
     min_width: int = setting(
-        16, label="Minimum width", help="the width phase stops here (W_min)", bounds=WIDTH_LIMITS
+        16,
+        label="Narrowest first layers (channels, W_min)",
+        help="the width phase stops here (W_min)",
+        bounds=WIDTH_LIMITS,
     )
     max_width: int = setting(
         64,
-        label="Maximum width",
+        label="Widest first layers (channels, W_max)",
         help="first-stage channels while depth grows (W_max)",
         bounds=WIDTH_LIMITS,
     )
     width_step: int = setting(
         16,
-        label="Width step",
+        label="Width step (channels narrowed at a time)",
         help="the width phase narrows by this much",
         lo=1,
         hi=WIDTH_LIMITS[1],
     )
     ops: tuple[str, ...] = setting(
         OPS,
-        label="Operations",
+        label="Layer types to try",
         help="per-layer operations the op phase may choose",
         choices=(("sep", "sep (depthwise + pointwise)"), ("conv", "conv (plain)")),
     )
     kernels: tuple[int, ...] = setting(
         KERNELS,
-        label="Kernel sizes",
+        label="Kernel sizes to try",
         help="per-layer kernel sizes the kernel phase may choose",
         choices=tuple((k, f"{k}x{k}") for k in KERNELS),
     )

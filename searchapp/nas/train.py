@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from .augment import Augment, channel_stats
 from .config import Cancelled, Recipe, get_recipe  # noqa: F401 - re-exported
 from .data import ImageData
+from .evidence import encode_hits
 from .lr_schedule import EarlyStop, Schedule
 from .model import build_model, num_params
 from .record import trained_fields
@@ -111,6 +112,19 @@ class DeviceData:
         self.num_classes = data.num_classes
         self.image_size = data.image_size
         self.in_ch = int(self.x_train.shape[1])
+
+    def fold(self, train_idx: np.ndarray, val_idx: np.ndarray) -> DeviceData:
+        """One cross-validation fold of these training images, gathered on the device: it
+        trains on ``train_idx`` and validates (early stop, scores) on ``val_idx``; same test."""
+        view = object.__new__(DeviceData)
+        view.__dict__.update(self.__dict__)
+        tr = torch.from_numpy(np.asarray(train_idx)).to(self.device)
+        va = torch.from_numpy(np.asarray(val_idx)).to(self.device)
+        view.x_train, view.y_train = self.x_train[tr], self.y_train[tr]
+        view.x_val, view.y_val = self.x_train[va], self.y_train[va]
+        view.select = "val"
+        view.mean, view.std = channel_stats(view.x_train)
+        return view
 
 
 def candidate_seed(seed: int, arch: Arch) -> int:
@@ -296,8 +310,8 @@ def _train_once(
     state = None
     if opts.keep_state and status == "ok":
         state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-    val = scores.get("val", (None, None, None))
-    test_acc, test_correct, test_count = scores["test"]
+    val = scores.get("val", (None, None, None, None))
+    test_acc, test_correct, test_count, test_hits = scores["test"]
     curve = [round(v, 4) for v in sel_curve]
     return Result(
         train_acc=round(train_acc, 4),
@@ -308,8 +322,11 @@ def _train_once(
         val_acc=None if val[0] is None else round(val[0], 4),
         val_correct=val[1],
         val_count=val[2],
+        val_hits=None if val[3] is None else encode_hits(val[3]),
         test_correct=test_correct,
         test_count=test_count,
+        test_hits=encode_hits(test_hits),
+        folds=1,  # one model; crossval.py makes K of them into one candidate
         epochs=epoch,
         batch_size=batch,
         seconds=round(seconds, 3),
@@ -369,8 +386,9 @@ def _score_splits(
     diverged: bool,
     eval_batch: int,
     autocast: bool,
-) -> dict[str, tuple[float, list[int], list[int]]]:
-    """Accuracy, per-class correct and per-class counts of "val" (when split off) and "test".
+) -> dict[str, tuple[float, list[int], list[int], np.ndarray]]:
+    """Accuracy, per-class correct, per-class counts and per-image hits of "val" (when split
+    off) and "test".
 
     Each split is scored once, after training: test only for display, never for a decision.
     A diverged network scores nothing."""
@@ -380,7 +398,7 @@ def _score_splits(
             continue
         if diverged:
             count = torch.bincount(y, minlength=dd.num_classes).tolist()
-            scores[name] = (0.0, [0] * dd.num_classes, count)
+            scores[name] = (0.0, [0] * dd.num_classes, count, np.zeros(len(y), dtype=bool))
         else:
             scores[name] = score(model, x, y, aug, dd.num_classes, eval_batch, autocast)
     return scores

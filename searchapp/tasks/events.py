@@ -52,7 +52,9 @@ class EventRecorder:
         )
         search.progress = progress
         search.save(update_fields=["progress"])
-        return {"candidate": candidate_json(candidate), "in_flight": in_flight_json(candidate)}
+        # the board latency lives in the finished record; the live row shows it from the start
+        data = candidate_json(candidate) | {"board_latency_ms": rec.board_latency_ms}
+        return {"candidate": data, "in_flight": in_flight_json(candidate)}
 
     def final_epoch(self, search: Search, event: dict) -> dict:
         """An epoch of the final training: {"phase": "final", epoch, epochs, loss, train_acc}."""

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 GPU_QUEUE = "gpu"
 """Searches and baselines; one worker per GPU."""
 CPU_QUEUE = "default"
-"""Deriving the paper's suite; workers take it after "gpu" (`rqworker gpu default`)."""
+"""Deriving the paper's suite and packing uploads; workers take it after "gpu"
+(`rqworker gpu default`)."""
 RESULT_TTL = 7 * 24 * 3600
 """Seconds RQ keeps a finished job's result."""
 CANDIDATE_RESULT_TTL = 3600
@@ -172,3 +173,8 @@ CANDIDATE = JobKind(
 """One candidate of a search with --parallel N > 1, fanned out by the search's job; its
 ``pk`` is the search's id, followed by the candidate's record and architecture."""
 SUITE = JobKind("suite", "searchapp.tasks.suite.run_suite_job", CPU_QUEUE, "SUITE_JOB_TIMEOUT")
+EXPORT = JobKind("export", "searchapp.tasks.export.run_export_job", GPU_QUEUE, "SEARCH_JOB_TIMEOUT")
+"""One candidate of a finished search trained and exported on its own (tasks/export.py);
+``pk`` is the search's id, followed by the candidate's index."""
+PACK = JobKind("pack", "searchapp.tasks.pack.run_pack_job", CPU_QUEUE, "PACK_JOB_TIMEOUT")
+"""An uploaded dataset decoded and packed; ``pk`` is the dataset's id (tasks/pack.py)."""

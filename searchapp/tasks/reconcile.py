@@ -8,8 +8,10 @@ are enqueued; the engine replays the candidates already in the database.
 
 A search still waiting for its turn (queued, no job id yet) is no orphan: each pass ends by
 admitting waiting searches (lifecycle.admit_waiting), which catches an admission that a crash or
-a Redis outage made someone miss. A pass also removes the files of deleted searches that no
-job runs any more (a job normally removes them itself when it sees its row gone).
+a Redis outage made someone miss; waiting uploads are admitted the same way, and one whose
+packing job died is marked failed (packing.admit_packing). A pass also removes the files of
+deleted searches that no job runs any more (a job normally removes them itself when it sees its
+row gone).
 
 Bounds: a killed work-horse is noticed by its worker at once (tasks.worker drops its lease);
 a worker killed outright loses its lease after SEARCH_LEASE_SECONDS; an idle worker reconciles
@@ -32,6 +34,7 @@ from ..storage import media_path
 from . import broadcast, queue
 from .lease import holder
 from .lifecycle import admit_waiting, name_new_job
+from .packing import admit_packing
 from .queue import SEARCH
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,7 @@ def reconcile(connection=None) -> list[int]:
         if requeue(search):
             requeued.append(search.pk)
     admit_waiting()
+    admit_packing()
     remove_deleted_files(connection)
     return requeued
 

@@ -13,7 +13,7 @@ import shutil
 from django.utils import timezone
 
 from ..models import Candidate, Search
-from ..storage import media_path, search_dir
+from ..storage import media_path, search_dir, write_mistake_images
 from . import queue
 from .events import EventRecorder
 from .lease import Lease
@@ -109,6 +109,7 @@ def _run(search: Search, lease: Lease) -> dict:
             result, data, out_dir, int8=not result.cancelled, on_event=EventRecorder(search.pk)
         )
         outputs = _relative_outputs(paths)
+    _write_mistakes(search.pk, result.final, data.x_test)
     Search.objects.filter(pk=search.pk).update(
         final=result.final or {}, exports=result.exports or {}, phase="done"
     )
@@ -117,6 +118,19 @@ def _run(search: Search, lease: Lease) -> dict:
     best_index = result.best["index"] if result.best else None
     finish_search(search.pk, status, outputs=outputs, best_index=best_index)
     return {"status": status, "best": best_index, "candidates": len(result.candidates)}
+
+
+def _write_mistakes(search_id: int, final: dict | None, x_test) -> None:
+    """The final model's misclassified test images as PNG files (storage.mistakes_dir), from
+    the split this job holds, before the page learns of them: the web serves them as files.
+    A failed write (disk full) leaves the search without them, never fails it."""
+    wrong = (final or {}).get("misclassified") or []
+    if not wrong:
+        return
+    try:
+        write_mistake_images(search_id, x_test, [m["index"] for m in wrong])
+    except OSError as exc:
+        log.warning("search %s: the images of its mistakes were not written (%s)", search_id, exc)
 
 
 def _executor(config, search_id: int):

@@ -12,9 +12,9 @@ import time
 from django.utils import timezone
 
 from searchapp.nas.data import DataError
-from searchapp.nas.derived import SOURCES, missing_source_error, suite_plan
+from searchapp.nas.derived import SOURCES, suite_plan
 
-from ..derive import create_derived_dataset, source_path, sources_dir
+from ..derive import create_derived_dataset, source_path
 from ..models import Dataset, SuiteRun
 from . import queue
 from .lifecycle import announce_suite
@@ -65,7 +65,8 @@ def _derive_suite(run: SuiteRun) -> list[dict]:
             row.update(status="exists", dataset=d.pk if d else None)
             continue
         if derive is None:
-            row.update(status="skipped", message=str(missing_source_error(kind, sources_dir())))
+            # the page shows this to the owner: the archive's name, not the server's path
+            row.update(status="skipped", message=f"no {SOURCES[kind]['file']} on the server")
             save_log()
             continue
         t0 = time.perf_counter()

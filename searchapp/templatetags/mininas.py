@@ -220,3 +220,43 @@ def epochof(p) -> str:
     if not p.get("epoch"):
         return "starting"
     return f"{_epoch_text(p)}{_test_acc(p)}"
+
+
+def _signed(value) -> str:
+    """Points with a sign and one decimal: 2.46 -> '+2.5', -4.1 -> '-4.1' (-0 reads '+0.0')."""
+    v = float(value) + 0.0
+    return f"{'+' if v >= 0 else ''}{_fixed(v, 1)}"
+
+
+def _has_evidence(e) -> bool:
+    return isinstance(e, dict) and not _missing(e.get("diff"))
+
+
+def _evidence_ci(e: dict) -> str:
+    lo_hi = e.get("ci95")
+    if not isinstance(lo_hi, list | tuple) or len(lo_hi) != 2 or any(map(_missing, lo_hi)):
+        return ""
+    return f" [{_signed(lo_hi[0])}, {_signed(lo_hi[1])}]"
+
+
+@register.filter
+def evidence(e) -> str:
+    """A decision's evidence {vs, diff, ci95, n, method}, compact: '+2.5 [-4.1, +9.0] n=400', or
+    nothing for a candidate that was not judged against another."""
+    if not _has_evidence(e):
+        return ""
+    n = "" if _missing(e.get("n")) else f" n={num(e['n'])}"
+    return f"{_signed(e['diff'])}{_evidence_ci(e)}{n}"
+
+
+@register.filter
+def evidencetip(e) -> str:
+    """The same evidence in words, for its tooltip: 'vs #3: +2.5 points, 95% CI [-4.1, +9.0],
+    on 400 images (paired bootstrap)'."""
+    if not _has_evidence(e):
+        return ""
+    vs = "" if _missing(e.get("vs")) else f"vs #{e['vs']}: "
+    ci95 = _evidence_ci(e)
+    text = f"{vs}{_signed(e['diff'])} points" + (f", 95% CI{ci95}" if ci95 else "")
+    text += "" if _missing(e.get("n")) else f", on {num(e['n'])} images"
+    return text + ("" if _missing(e.get("method")) else f" ({e['method']})")

@@ -1,6 +1,7 @@
 """Pages. Each one is for its owner only: another user's object is a 404.
 
-datasets   the start page, the dataset list, upload page, detail, thumbnails and deletion
+start      the start page: Upload -> Search -> Deploy, and where the user stands
+datasets   the dataset list, upload page, detail, thumbnails and deletion
 searches   the search list, the new-search form, detail, mistakes, cancel, delete, downloads
 compare    finished searches side by side
 derive     datasets derived from CIFAR-10 / Tiny-ImageNet

@@ -1,4 +1,4 @@
-"""The start page and the dataset pages: list, upload, detail with thumbnails, deletion."""
+"""Home (a redirect to the start page) and the dataset pages: list, upload, detail, deletion."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from searchapp import searches as search_service
 from searchapp.models import Dataset, Search
+from searchapp.serializers import packing_json
 from searchapp.storage import thumbnail_path, thumbnails
 from searchapp.uploads import working_side_choices
 
@@ -20,11 +21,7 @@ from .common import get_dataset_for_user, png_file_response
 @login_required
 @require_GET
 def home(request):
-    if Search.objects.filter(owner=request.user).exists():
-        return redirect("searchapp-searches")
-    if Dataset.objects.filter(owner=request.user).exists():
-        return redirect("searchapp-datasets")
-    return redirect("searchapp-dataset-new")
+    return redirect("searchapp-start")
 
 
 @login_required
@@ -51,11 +48,14 @@ def dataset_new(request):
 @login_required
 @require_GET
 def dataset_detail(request, pk: int):
+    """The dataset; while its upload is packed, where that stands (the page follows it through
+    the JSON API and reloads once it is ready or failed)."""
     dataset = get_dataset_for_user(request, pk)
     ctx = {
         "dataset": dataset,
-        "classes": thumbnails(dataset),
+        "classes": thumbnails(dataset) if dataset.is_ready else [],
         "searches": dataset.searches.filter(owner=request.user)[:20],
+        "packing": packing_json(dataset),
     }
     return render(request, "searchapp/dataset_detail.html", ctx)
 

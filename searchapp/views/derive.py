@@ -32,10 +32,23 @@ def tiny_class_list() -> tuple[list[dict], str]:
         return [], str(exc)
 
 
+ASK_ADMIN = "an administrator can check it (the server's sources folder, DERIVED_SOURCES_DIR)."
+
+
+def archive_problem(user, kind: str, exc: DataError, field: str | None) -> str:
+    """The error to show: whole for staff and for the class list; without the server's paths
+    and checksums for anyone else."""
+    if user.is_staff or field is not None:
+        return str(exc)
+    label = derive.KIND_LABELS.get(kind, kind)
+    return f"The {label} archive is missing on the server or cannot be read; {ASK_ADMIN}"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def derive_new(request):
     status = 200
+    sources = derive.source_status()
     if request.method == "POST":
         form = DeriveForm(request.POST)
         if form.is_valid():
@@ -53,7 +66,7 @@ def derive_new(request):
             except DataError as exc:
                 # about the class list: beside it; about the archive: form-wide
                 field = form.class_field if exc.field == "classes" else None
-                form.add_error(field, str(exc))
+                form.add_error(field, archive_problem(request.user, kind, exc, field))
             else:
                 messages.success(
                     request,
@@ -63,15 +76,21 @@ def derive_new(request):
                 )
                 return redirect(dataset)
         status = 400
-    else:
-        kind = request.GET.get("kind", "cifar10")
-        form = DeriveForm(initial={"kind": kind if kind in derive.KIND_LABELS else "cifar10"})
+    else:  # the first archive found is picked (CIFAR-10 when there is none)
+        found = [s["kind"] for s in sources if s["found"]] or ["cifar10"]
+        kind = request.GET.get("kind", found[0])
+        form = DeriveForm(initial={"kind": kind if kind in derive.KIND_LABELS else found[0]})
     tiny, tiny_error = tiny_class_list()
+    staff = request.user.is_staff
+    if tiny_error and not staff:
+        tiny_error = "The Tiny-ImageNet archive on the server cannot be read; " + ASK_ADMIN
     ctx = {
         "form": form,
-        "sources_dir": derive.sources_dir(),
-        "sources": derive.source_status(),
-        "found_files": derive.found_files(),
+        "staff": staff,
+        "sources_dir": derive.sources_dir() if staff else "",
+        "sources": sources,
+        "any_found": any(s["found"] for s in sources),
+        "found_files": derive.found_files() if staff else [],
         "tiny_classes": tiny,
         "tiny_error": tiny_error,
     }

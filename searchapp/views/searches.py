@@ -1,27 +1,41 @@
-"""The search pages: list, new-search form, detail, the final model's mistakes, cancel, delete
-and the downloads."""
+"""The search pages: list, new-search form (and its estimate: the folds and the cost bound of
+the settings as they stand), detail, the final model's mistakes, cancel, delete and the
+downloads."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import DurationField, ExpressionWrapper, F
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from searchapp import searches as search_service
-from searchapp.forms import SearchForm, config_from_form
+from searchapp.estimates import PRESETS, measured_speed, preset_times, progress_context, time_text
+from searchapp.forms import (
+    SearchForm,
+    config_from_form,
+    plain_message,
+    plain_name,
+    search_form_from_dict,
+)
 from searchapp.models import Dataset, Search
+from searchapp.nas.config import SETTINGS, SearchConfig
+from searchapp.nas.cost import PETA, pmac
+from searchapp.nas.folds import resolve_folds
+from searchapp.nas.settings import SettingError
 from searchapp.params import parse_id
-from searchapp.quotas import LimitExceeded, cost_bound
-from searchapp.serializers import ARTIFACTS, AXES, best_json, snapshot
-from searchapp.storage import png_of_test_image
+from searchapp.quotas import LimitExceeded, cost_bound, search_cost
+from searchapp.serializers import ARTIFACTS, AXES, best_json, chart_axes, folds_text, snapshot
+from searchapp.storage import has_mistake_images, mistake_image_path
 
-from .common import download_response, get_search_for_user, png_response
+from .common import download_response, get_search_for_user, png_file_response
 
 # ----------------------------------------------------------------------------- the list
 
@@ -108,17 +122,89 @@ def search_new(request):
         wanted = parse_id(request.GET.get("dataset"))
         if wanted is not None:
             initial["dataset"] = wanted
-        if request.GET.get("select_on") in ("validation", "test"):  # the suite page: test
-            initial["select_on"] = request.GET["select_on"]
+        initial |= query_settings(request.GET)
         form = SearchForm(initial=initial, user=request.user)
         status = 200
     has_datasets = Dataset.objects.filter(owner=request.user).exists()
-    return render(
-        request,
-        "searchapp/search_new.html",
-        {"form": form, "has_datasets": has_datasets},
-        status=status,
-    )
+    ctx = {"form": form, "has_datasets": has_datasets}
+    if has_datasets:
+        ctx["preview"] = decisions_preview(preview_form(request.user, form))
+        times = ctx["preview"].get("presets", {})
+        ctx["presets"] = [p | times.get(p["name"], {}) for p in form.presets()]
+        ctx["preset_settings"] = {k: p["settings"] for k, p in PRESETS.items()}
+    return render(request, "searchapp/search_new.html", ctx, status=status)
+
+
+def query_settings(query) -> dict:
+    """The settings in a query string that their form fields accept, as the form's initial
+    values (the suite page asks for the paper's rule: select_on test); others are ignored."""
+    initial = {}
+    for s in SETTINGS:
+        if s.name not in query:
+            continue
+        value = query.getlist(s.name) if s.multiple else query[s.name]
+        try:
+            SearchForm.base_fields[s.name].clean(value)
+        except ValidationError:
+            continue
+        initial[s.name] = value
+    return initial
+
+
+def preview_form(user, form: SearchForm) -> SearchForm:
+    """The bound form whose settings the page describes: a posted form as it is, a new one as
+    its fields start (the first dataset, the defaults and the query string's settings)."""
+    if form.is_bound:
+        return form
+    first = form.fields["dataset"].queryset.first()
+    initial = {"dataset": getattr(first, "pk", None)} | {
+        k: v for k, v in form.initial.items() if k in form.fields
+    }
+    return search_form_from_dict(initial, user)
+
+
+def decisions_preview(form: SearchForm) -> dict:
+    """What the form's settings mean on its dataset, before the search starts: the folds each
+    candidate trains on ("auto chose 3 folds for 400 training images: 3 trainings per
+    candidate") and the cost bound with them; {"error": why} for settings the form refuses."""
+    if not form.is_valid():
+        name, first = next(iter(form.errors.items()), (None, ["invalid settings"]))
+        text = plain_message(" ".join(first))
+        if name in form.fields and plain_name(name).lower() not in text.lower():
+            text = f"{plain_name(name)}: {text}"  # Django's own messages do not name the field
+        return {"error": f"the settings have errors: {text}"}
+    dataset, config = form.cleaned_data["dataset"], SearchConfig.from_dict(form.config)
+    n = dataset.num_train
+    k = config.folds_for(n)
+    note = folds_text(config.folds, k, n, config.select_on)
+    if config.folds == "auto" and config.select_on == "validation":
+        on_cuda = resolve_folds("auto", n, "cuda")
+        if on_cuda != k:
+            note += f" ({on_cuda} with the device set to cuda)"
+    cost = search_cost(dataset, form.config)
+    ceiling = settings.SEARCH_MAX_COST_PMACS * PETA
+    over = f"; over the ceiling of {pmac(ceiling)} per user" if cost.total > ceiling else ""
+    speed = measured_speed(form.user)
+    return {
+        "dataset": dataset.name,
+        "folds": k,
+        "folds_note": note,
+        "cost": cost.describe() + over,
+        "candidates": cost.candidates,
+        "time": time_text(cost, speed),
+        "seconds_per_epoch_image": speed,
+        "presets": preset_times(dataset, form.config, speed),
+    }
+
+
+@login_required
+@require_GET
+def search_estimate(request):
+    """The new-search page's preview for the settings in the query string, as JSON: the
+    folds auto (or the user) chose on the dataset and the cost bound with them (400 with the
+    reason for settings the form refuses)."""
+    preview = decisions_preview(SearchForm(request.GET, user=request.user))
+    return JsonResponse(preview, status=400 if "error" in preview else 200)
 
 
 def create_search(user, form: SearchForm) -> Search:
@@ -132,9 +218,10 @@ MISTAKES_ON_SEARCH_PAGE = 12
 """The most confident mistakes the search page shows; the mistakes page shows them all."""
 
 
-def final_context(final: dict | None) -> dict | None:
+def final_context(final: dict | None, images: bool = False) -> dict | None:
     """The final model's results as the page draws them (None for a search without them):
-    one row per class with its test and validation accuracy and its confusion-matrix row."""
+    one row per class with its test and validation accuracy and its confusion-matrix row;
+    ``images``: the mistakes' images were saved when the search finished."""
     if not final or final.get("test_acc") is None:
         return None
     classes = final.get("classes") or []
@@ -161,6 +248,7 @@ def final_context(final: dict | None) -> dict | None:
         "has_matrix": bool(matrix),
         "mistakes": mistakes,
         "mistakes_preview": mistakes[:MISTAKES_ON_SEARCH_PAGE],
+        "images": images,
     }
 
 
@@ -177,7 +265,8 @@ def search_detail(request, pk: int):
         "downloads": snap["search"]["downloads"],
         "baselines": snap["baselines"],
         "selection_split": snap["search"].get("selection_split"),
-        "final": final_context(snap["search"].get("final")),
+        "decisions": snap["search"]["decisions"],
+        "final": final_context(snap["search"].get("final"), has_mistake_images(search.pk)),
         "in_flight": snap["in_flight"],
         "exports": snap["search"]["exports"],
         "more_downloads": [
@@ -185,7 +274,8 @@ def search_detail(request, pk: int):
             for kind, url in snap["search"]["downloads"].items()
             if kind not in ("pt", "onnx")  # those two have their own buttons
         ],
-        "axes": [{"key": k, "label": label} for k, label in AXES.items()],
+        "axes": chart_axes(search.settings),
+        "latency_note": snap["search"]["board_latency_note"],
         "budget": snap["search"]["budget"],
         "budget_rows": [
             {"axis": k, "label": AXES[k], "limit": v} for k, v in snap["search"]["budget"].items()
@@ -193,6 +283,11 @@ def search_detail(request, pk: int):
     }
     ctx["baselines_active"] = any(b["active"] for b in ctx["baselines"])
     ctx["cost_bound"] = cost_bound(search)
+    try:
+        cost = search_cost(search.dataset, search.settings)
+    except SettingError:  # settings this version cannot read: no bound to count against
+        cost = None
+    ctx["progress"] = progress_context(search, snap["candidates"], cost)
     return render(request, "searchapp/search_detail.html", ctx)
 
 
@@ -201,19 +296,23 @@ def search_detail(request, pk: int):
 def search_mistakes(request, pk: int):
     """The final model's misclassified test images (most confident mistakes first)."""
     search = get_search_for_user(request, pk)
-    final = final_context(search.final)
+    final = final_context(search.final, has_mistake_images(search.pk))
     return render(request, "searchapp/mistakes.html", {"search": search, "final": final})
 
 
 @login_required
 @require_GET
 def search_test_image(request, pk: int, index: int):
-    """One image of the search's dataset's test split, as PNG (the mistakes' thumbnails)."""
+    """One of the final model's misclassified test images, as the PNG file that the search's
+    job wrote when it finished; the web process never loads a dataset's test split."""
     search = get_search_for_user(request, pk)
-    png = png_of_test_image(search.dataset, index)
-    if png is None:
-        raise Http404("no such test image")
-    return png_response(png)
+    path = mistake_image_path(search.pk, index)
+    if path is None:
+        raise Http404(
+            f"search {pk} has no saved image of test image {index}: the images of the final "
+            "model's mistakes are saved when a search finishes"
+        )
+    return png_file_response(path)
 
 
 @login_required

@@ -32,7 +32,16 @@ export function logTick(value, index, ticks) {
   return !marks || onDecade(value, marks) ? compact(value) : "";
 }
 
-/** Chart.js options: parameters (log) against test accuracy; `label(ctx)` is a point's tooltip. */
+/** The accuracy axis' labels: none above 100% (the axis is padded past it, so that a star or an
+ * interval at 100% is drawn whole). */
+export const accuracyTick = (value) => (value > 100 + 1e-9 ? "" : String(Number(value.toFixed(1))));
+
+/** Does the dataset draw anything? (its points, or the marks a plugin draws) */
+const drawsSomething = (ds) => (ds.data && ds.data.length > 0) || (ds.marks && ds.marks.length > 0);
+
+/** Chart.js options: parameters (log) against test accuracy; `label(ctx)` is a point's tooltip.
+ * The legend shows each series with the marker it is drawn with, and only series that have
+ * something to draw. */
 export function accuracyChartOptions(label) {
   return {
     animation: false,
@@ -41,19 +50,39 @@ export function accuracyChartOptions(label) {
       x: {
         type: "logarithmic",
         title: { display: true, text: "parameters" },
-        ticks: { callback: logTick, autoSkip: true, autoSkipPadding: 12, maxRotation: 0 },
+        ticks: { callback: logTick, autoSkip: true, autoSkipPadding: 16, maxRotation: 0, maxTicksLimit: 12 },
       },
-      y: { title: { display: true, text: "test accuracy (%)" } },
+      y: { title: { display: true, text: "test accuracy (%)" }, ticks: { callback: accuracyTick } },
     },
-    plugins: { tooltip: { callbacks: { label } } },
+    plugins: {
+      tooltip: { callbacks: { label } },
+      legend: {
+        labels: {
+          usePointStyle: true,
+          filter: (item, data) => drawsSomething(data.datasets[item.datasetIndex]),
+        },
+      },
+    },
   };
+}
+
+/** The trade-off front of `points` ({x, y}): those no other point beats on both a smaller (or
+ * equal) x and a higher y, in order of x; a step line through them reads "the best accuracy for
+ * at most this much". */
+export function paretoFront(points) {
+  const sorted = points.filter((p) => p.x > 0 && p.y !== null && p.y !== undefined);
+  sorted.sort((a, b) => a.x - b.x || b.y - a.y);
+  const front = [];
+  for (const p of sorted) if (!front.length || p.y > front[front.length - 1].y) front.push(p);
+  return front;
 }
 
 /** Chart.js plugin: each point's 95% interval as a vertical bar (when the point has `ci`:
  * [low, high]). */
 export const errorBars = {
   id: "errorBars",
-  /** The y-axis takes in every interval (not only the points), so no bar runs off the chart. */
+  /** The y-axis takes in every interval (not only the points), plus a margin above and below,
+   * so that no bar, and no star at 100%, runs off the chart. */
   afterDataLimits(chart, { scale }) {
     if (scale.axis !== "y") return;
     chart.data.datasets.forEach((ds, di) => {
@@ -64,6 +93,9 @@ export const errorBars = {
         scale.max = Math.max(scale.max, p.ci[1]);
       }
     });
+    const margin = Math.max(1, (scale.max - scale.min) * 0.04);
+    scale.max += margin;
+    scale.min = Math.max(0, scale.min - margin);
   },
   afterDatasetsDraw(chart) {
     const { ctx, scales, chartArea } = chart;

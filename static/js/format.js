@@ -117,3 +117,31 @@ export function filesize(v) {
 /** An in-flight candidate's epoch {epoch, epochs, test_acc}: "epoch 2/5, test 61.25%"; "starting"
  * before its first epoch. */
 export const epochof = (p) => (!p ? DASH : p.epoch ? epochText(p) + testAcc(p) : "starting");
+
+/** Points with a sign and one decimal: 2.46 -> "+2.5", -4.1 -> "-4.1" (-0 reads as "+0.0"). */
+const signed = (v) => {
+  const n = Number(v) + 0;
+  return (n >= 0 ? "+" : "") + fixed(n, 1);
+};
+const hasEvidence = (e) => Boolean(e) && typeof e === "object" && !missing(e.diff);
+const evidenceCi = (e) =>
+  Array.isArray(e.ci95) && e.ci95.length === 2 && !missing(e.ci95[0]) && !missing(e.ci95[1])
+    ? " [" + signed(e.ci95[0]) + ", " + signed(e.ci95[1]) + "]"
+    : "";
+
+/** A decision's evidence {vs, diff, ci95, n, method}, compact: "+2.5 [-4.1, +9.0] n=400", or
+ * nothing for a candidate that was not judged against another. */
+export const evidence = (e) =>
+  hasEvidence(e) ? signed(e.diff) + evidenceCi(e) + (missing(e.n) ? "" : " n=" + num(e.n)) : "";
+
+/** The same evidence in words, for its tooltip: "vs #3: +2.5 points, 95% CI [-4.1, +9.0], on 400
+ * images (paired bootstrap)". */
+export const evidencetip = (e) =>
+  hasEvidence(e)
+    ? (missing(e.vs) ? "" : "vs #" + e.vs + ": ") +
+      signed(e.diff) +
+      " points" +
+      (evidenceCi(e) ? ", 95% CI" + evidenceCi(e) : "") +
+      (missing(e.n) ? "" : ", on " + num(e.n) + " images") +
+      (missing(e.method) ? "" : " (" + e.method + ")")
+    : "";

@@ -4,6 +4,7 @@
 //   data-field="best.params"  its text: the value at that path, through data-format (format.js)
 //   data-href="dataset_url"   its link (an <a> without one reads as plain text)
 //   data-title="reason"       its tooltip: the whole text of a cell cut short on screen
+//                             (through data-title-format, when the element names one)
 //   data-show="archive_missing"  shown only when the value is truthy
 //   data-status="status"      class "status status-<value>" (the coloured pill)
 import * as format from "./format.js";
@@ -24,7 +25,9 @@ export function fill(root, data) {
     if (href) el.setAttribute("href", href);
     else el.removeAttribute("href");
   }
-  for (const el of marked("data-title")) el.title = format.text(get(data, el.dataset.title));
+  for (const el of marked("data-title")) {
+    el.title = format[el.dataset.titleFormat || "text"](get(data, el.dataset.title));
+  }
   for (const el of marked("data-show")) el.hidden = !get(data, el.dataset.show);
   for (const el of marked("data-status")) el.className = "status status-" + get(data, el.dataset.status);
   return root;

@@ -2,10 +2,11 @@
 // phases, progress) and its baselines' (baseline.progress, baseline.finished). Rows are clones of
 // the page's <template> elements, filled by rows.js, so they match the server's rows.
 import * as format from "./format.js";
-import { accuracyChartOptions, errorBars } from "./chart.js";
+import { accuracyChartOptions, errorBars, paretoFront } from "./chart.js";
 import { connect } from "./live.js";
 import { fill, render, upsert } from "./rows.js";
 import { setUpTryIt } from "./tryit.js";
+import * as progressBox from "./progress.js";
 
 const page = document.getElementById("search-page");
 const $ = (id) => document.getElementById(id);
@@ -17,7 +18,13 @@ const SPECULATIVE = "speculative";
 const OVER = "over budget";
 const AXIS_KEY = "mininas.chartAxis";
 const COLUMNS_KEY = "mininas.allColumns";
-const AXES = { params: "parameters", macs: "MACs", ram_kb: "peak RAM (KB, int8)", flash_kb: "flash (KB, int8)" };
+const AXES = {
+  params: "parameters",
+  macs: "MACs",
+  ram_kb: "peak RAM (KB, int8)",
+  flash_kb: "flash (KB, int8)",
+  board_latency_ms: "board latency (ms, estimate)",
+};
 
 const state = {
   status: "queued",
@@ -51,6 +58,7 @@ const ACCEPTED = "accepted";
 const SPEC_DS = PHASES.length;
 const OVER_DS = PHASES.length + 1;
 const ACC_DS = PHASES.length + 2;
+const FRONT_DS = PHASES.length + 3; // a step line through the trade-off front (paretoFront)
 
 function makeChart() {
   const canvas = $("candidates-chart");
@@ -61,6 +69,7 @@ function makeChart() {
     return (
       "#" + c.index + " " + c.arch_short + " (" + c.phase + "): " + acc + "; " + format.num(c.params) + " params, " +
       format.num(c.macs) + " MACs, RAM " + format.kb(c.ram_kb) + ", flash " + format.kb(c.flash_kb) +
+      (c.board_latency_ms == null ? "" : ", " + format.ms(c.board_latency_ms) + " on the board") +
       (c.accepted ? " (accepted)" : "") + (c.speculative ? " (speculative)" : "")
     );
   };
@@ -78,7 +87,9 @@ function makeChart() {
         // never trained: no accuracy, drawn by overBudgetMarks on the bottom edge (data stays empty
         // so that the y-axis is the accuracies'; the legend entry hides and shows them)
         { label: OVER + " (not trained)", data: [], marks: [], pointStyle: "triangle", backgroundColor: "rgba(0,0,0,0)", borderColor: "#b00020", pointRadius: 6 },
-        { label: ACCEPTED, data: [], backgroundColor: "#f2b705", borderColor: "#333", barColor: "#333", pointStyle: "star", pointRadius: 9, pointBorderWidth: 2 },
+        // a star is drawn with its border only: the legend's star is the same black one
+        { label: ACCEPTED, data: [], backgroundColor: "#333", borderColor: "#333", barColor: "#333", pointStyle: "star", pointRadius: 9, pointBorderWidth: 2 },
+        { label: "trade-off front", data: [], showLine: true, stepped: "before", borderColor: "#777", backgroundColor: "#777", borderDash: [5, 4], borderWidth: 1.5, pointRadius: 0, pointHitRadius: 0, pointStyle: "line" },
       ],
     },
     options: {
@@ -102,6 +113,12 @@ function datasetIndex(c) {
   if (c.speculative) return SPEC_DS;
   return Math.max(0, PHASES.indexOf(c.phase));
 }
+/** The trade-off front on this axis, from every trained candidate drawn. */
+function updateFront() {
+  const ds = state.chart.data.datasets;
+  const points = ds.slice(0, FRONT_DS).flatMap((d, di) => (di === OVER_DS ? [] : d.data));
+  ds[FRONT_DS].data = paretoFront(points).map((p) => ({ x: p.x, y: p.y, c: p.c }));
+}
 const listOf = (di) => (di === OVER_DS ? state.chart.data.datasets[di].marks : state.chart.data.datasets[di].data);
 
 /** The whole chart from state.candidates (a snapshot, or another x-axis). */
@@ -116,6 +133,7 @@ function redrawChart() {
     if (di === OVER_DS) ds.marks = lists[di];
     else ds.data = lists[di];
   });
+  updateFront();
   const x = state.chart.options.scales.x;
   x.title.text = AXES[state.axis];
   const limit = state.budget[state.axis];
@@ -165,8 +183,14 @@ function flushFinished() {
   for (const c of pending) {
     if (showCandidate(c)) drawn = addPoint(c) || drawn;
   }
-  if (pending.length) showCount();
-  if (state.chart && (drawn || state.chartDirty)) state.chart.update("none");
+  if (pending.length) {
+    showCount();
+    progressBox.showCandidates(state.candidates);
+  }
+  if (state.chart && (drawn || state.chartDirty)) {
+    updateFront();
+    state.chart.update("none");
+  }
   state.chartDirty = false;
 }
 
@@ -228,7 +252,8 @@ function setUpAxis() {
   } catch (e) {
     // storage refused (private mode): the default axis
   }
-  if (saved && AXES[saved]) state.axis = saved;
+  const offered = [...select.options].some((o) => o.value === saved); // board latency: with a board
+  if (saved && AXES[saved] && offered) state.axis = saved;
   select.value = state.axis;
   select.addEventListener("change", () => {
     state.axis = AXES[select.value] ? select.value : "params";
@@ -281,6 +306,8 @@ function showCandidate(c, body = $("candidates-table").tBodies[0]) {
 }
 
 function showBest(best) {
+  $("best-empty").hidden = true;
+  $("best-table").hidden = false;
   $("best-table").tBodies[0].replaceChildren(...(best.table || []).map((r) => render("layer-row", r)));
   fill($("best-params"), { best });
 }
@@ -355,15 +382,17 @@ function downloadLink(id, href, label) {
     a.className = "button";
     a.setAttribute("download", "");
     $("downloads").appendChild(a);
+    a.textContent = label; // a link the page already has keeps its own name
   }
   a.href = href;
-  a.textContent = label;
 }
 
 function showSearch(s) {
   showStatus(s.status);
   fill($("search-phase"), s);
+  progressBox.showPhase(s.phase, s.status);
   const active = ACTIVE.includes(s.status);
+  $("live-state").hidden = !active; // the "live" tag is for a search that is still going
   showProgress(s.progress, active);
   if (s.best) showBest(s.best);
   const err = $("search-error");
@@ -458,6 +487,7 @@ function applySnapshot(snap) {
   resetInFlight(snap.in_flight);
   showCount();
   showSearch(snap.search);
+  progressBox.showCandidates(state.candidates);
   if (snap.baselines) showBaselines(snap.baselines);
   if (changed || !state.drawn) redrawChart();
   state.drawn = true;
@@ -496,6 +526,7 @@ function flushEvents() {
       case "search.phase":
         showStatus(msg.status);
         fill($("search-phase"), msg);
+        progressBox.showPhase(msg.phase, msg.status);
         break;
       case "candidate.started": {
         const c = msg.candidate;
@@ -530,6 +561,7 @@ function flushEvents() {
     }
   }
   if (progress) {
+    if (state.status !== "running") progressBox.showPhase(progress.phase, "running");
     showStatus("running");
     showProgress(progress, true);
   }

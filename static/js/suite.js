@@ -17,7 +17,8 @@ function applySnapshot(snap) {
     fill($("suite-error"), snap);
     $("suite-problems").replaceChildren(...snap.run.problems.map((problem) => render("suite-problem", { problem })));
   }
-  $("suite-create").disabled = active;
+  $("suite-create").disabled = active || Boolean($("suite-form").dataset.noSources);
+  $("live-state").hidden = !active;
 }
 
 function applyEvent(msg) {

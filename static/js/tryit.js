@@ -81,6 +81,15 @@ export function setUpTryIt(section) {
     drop.classList.add("over");
   });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  // the zone is a button (role="button"): a click on it, Enter or Space opens the file picker
+  drop.addEventListener("click", (ev) => {
+    if (!ev.target.closest("label, input")) input.click(); // the label opens it by itself
+  });
+  drop.addEventListener("keydown", (ev) => {
+    if (ev.target !== drop || (ev.key !== "Enter" && ev.key !== " ")) return;
+    ev.preventDefault();
+    input.click();
+  });
   drop.addEventListener("drop", (ev) => {
     ev.preventDefault();
     drop.classList.remove("over");

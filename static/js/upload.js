@@ -1,35 +1,22 @@
 // Dataset upload: a folder goes up in batches (Django refuses >100 files per request by
 // default and drops folder names), each file with its webkitRelativePath; a zip goes up whole.
-// The server validates and packs the images at the chosen working resolution; then we open the
-// dataset page, or, when files were rejected, list them here with a link to it. Both upload
-// paths answer {dataset, url, rejected}.
+// Both upload paths answer 202 {dataset, url, rejected} with the dataset "packing": a worker
+// checks and packs the images at the chosen working resolution, and the dataset page we open
+// follows it (and lists every rejected file once it is done).
 const form = document.getElementById("upload-form");
 const folderInput = document.getElementById("folder-input");
 const zipInput = document.getElementById("zip-input");
 const button = document.getElementById("upload-button");
 const progress = document.getElementById("upload-progress");
 const statusEl = document.getElementById("upload-status");
-const rejectedList = document.getElementById("upload-rejected");
 const nameInput = document.getElementById("id_name");
 const sideInput = document.getElementById("id_max_side");
-const done = document.getElementById("upload-done");
-const openLink = document.getElementById("upload-open");
 const BATCH = Number(form.dataset.batchFiles) || 200;
 const MAX_BATCH_BYTES = Math.max(1, Math.floor((Number(form.dataset.maxRequestBytes) || 2 ** 28) * 0.9));
 const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
 
 function say(text) {
   statusEl.textContent = text;
-}
-
-function showRejected(rows) {
-  rejectedList.replaceChildren(
-    ...rows.slice(0, 200).map(([path, reason]) => {
-      const li = document.createElement("li");
-      li.textContent = path + ": " + reason;
-      return li;
-    })
-  );
 }
 
 // POST with upload progress (fetch has none); resolves to the parsed JSON body.
@@ -102,7 +89,7 @@ async function uploadFolder(fileList) {
     say("Uploaded " + res.files + " of " + files.length + " files" +
       (refused.length ? " (" + refused.length + " refused)" : "") + "…");
   }
-  say("Checking and packing " + files.length + " images…");
+  say("Handing " + files.length + " files over for packing…");
   const fin = new FormData();
   fin.append("name", name);
   fin.append("max_side", sideInput.value);
@@ -117,7 +104,7 @@ async function uploadZip(file) {
   say("Uploading " + file.name + "…");
   return post(form.dataset.zipUrl, fd, (loaded, total) => {
     progress.value = Math.min(95, (95 * loaded) / Math.max(1, total));
-    if (loaded >= total) say("Checking and packing images…");
+    if (loaded >= total) say("Handing " + file.name + " over for packing…");
   });
 }
 
@@ -130,28 +117,11 @@ button.addEventListener("click", async () => {
   }
   button.disabled = true;
   progress.value = 0;
-  rejectedList.replaceChildren();
-  done.hidden = true;
   try {
     const result = folder && folder.length ? await uploadFolder(folder) : await uploadZip(zip[0]);
     progress.value = 100;
-    const d = result.dataset;
-    const rejected = result.rejected || [];
-    const resized = d.resized && d.resized.count
-      ? ", " + d.resized.count + " resized to " + d.image_size + "×" + d.image_size + " px" +
-        (d.resized.from ? " (most were " + d.resized.from + ")" : "")
-      : "";
-    const summary = "Done: " + (d.num_train + d.num_test) + " images" + resized + ", " +
-      rejected.length + " rejected";
-    if (rejected.length) {
-      showRejected(rejected);
-      openLink.href = result.url;
-      done.hidden = false;
-      say(summary + " (listed below).");
-    } else {
-      say(summary + ". Opening the dataset…");
-      window.location.assign(result.url);
-    }
+    say("Uploaded. Opening the dataset, which is being packed…");
+    window.location.assign(result.url);
   } catch (err) {
     say("Upload failed: " + err.message);
     button.disabled = false;

@@ -97,7 +97,8 @@ def sign_in(page, base_url: str, username: str, password: str) -> None:
 
 
 def upload_folder(page, base_url: str, folder: Path, name: str, timeout_ms: float = 120_000):
-    """Pick `folder` in the upload page's folder input, upload it, wait for the dataset page."""
+    """Pick `folder` in the upload page's folder input, upload it, wait for the dataset page and,
+    on it, for the packed dataset (a worker packs it; the page follows)."""
     page.goto(base_url + "/datasets/new/")
     page.fill("#id_name", name)
     page.set_input_files("#folder-input", str(folder))
@@ -109,3 +110,8 @@ def upload_folder(page, base_url: str, folder: Path, name: str, timeout_ms: floa
         raise AssertionError(
             f"no dataset page after the upload; #upload-status: {status!r}"
         ) from None
+    try:
+        page.wait_for_selector("#dataset-counts, #dataset-error", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        state = page.text_content("#packing-state")
+        raise AssertionError(f"the dataset was not packed; #packing-state: {state!r}") from None

@@ -156,7 +156,7 @@ def start_watching(page, click: str) -> None:
     """Click a button that posts and comes back to this page; wait until its socket is open."""
     with page.expect_navigation():
         page.click(click)
-    page.wait_for_selector("#live-state.on")
+    page.wait_for_selector("#live-state.on", state="attached")  # a finished search hides the tag
     page.evaluate("window.__sameDocument = true")  # a reload would lose it
 
 
@@ -200,6 +200,7 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
 
             page.click("#start-search")
             page.wait_for_url("**/searches/new/?dataset=*")
+            page.click("#expert summary")  # the settings below the three choices are folded
             for selector, value in TINY_FORM.items():
                 page.fill(selector, value)
             save_times.start()
@@ -251,10 +252,13 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
             assert page.is_visible("#candidates-table th.more")
             assert page.evaluate(TABLE_FIT)["scroll"] > fit["client"]
             page.uncheck("#all-columns")
+            page.click("#baseline-mininas details summary")
             final = page.inner_text("#baseline-mininas .final-acc")
             assert "final model" in final and final.split()[0].endswith("%"), final
 
             with page.expect_download() as info:
+                if not page.is_visible("a#download-pt"):  # not the recommended file
+                    page.click("#all-files summary")
                 page.click("a#download-pt")
             weights = tmp_path / "model.pt"
             info.value.save_as(weights)

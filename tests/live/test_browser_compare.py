@@ -173,6 +173,7 @@ def test_the_search_page_chart_holds_every_interval(stack, two):
             assert "errorBars" in chart["plugins"]
             assert chart["cis"] == [[61.0, 77.0], [66.0, 82.0]]
             assert chart["y"][0] <= 61.0 and chart["y"][1] >= 82.0
+            page.click("#summary-details summary")
             assert page.inner_text("#summary-split").startswith("validation split")  # chosen on
         finally:
             browser.close()

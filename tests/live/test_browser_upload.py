@@ -1,12 +1,16 @@
-"""The upload page in a real Chromium, for a zip: the files the server rejected are listed, with
-a link to the dataset, and images larger than the working resolution are said to be resized.
+"""The upload page in a real Chromium, for a zip: the upload answers before any image is decoded,
+the browser opens the dataset page, which says it is packing and follows the packing job; once a
+worker has packed it, the page shows the dataset, the files the server rejected with their
+reasons, and that images larger than the working resolution were resized.
 
-The stack (Redis and the web server; no worker) runs in subprocesses (tests/live/live_stack.py).
+The stack (Redis and the web server) runs in subprocesses (tests/live/live_stack.py); the worker
+is started once the page shows "packing", so that the page is seen following the job.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -36,7 +40,7 @@ def _zip_with_a_bad_file(path: Path) -> Path:
     return path
 
 
-def test_a_zip_upload_lists_its_rejected_files(tmp_path):
+def test_a_zip_upload_opens_the_dataset_page_which_follows_the_packing(tmp_path):
     from playwright.sync_api import sync_playwright
 
     archive = _zip_with_a_bad_file(tmp_path / "solid.zip")
@@ -44,16 +48,27 @@ def test_a_zip_upload_lists_its_rejected_files(tmp_path):
         create_user(stack, USER, PASSWORD)
         browser = launch_chromium(p)
         page = browser.new_page()
+        script_errors: list[str] = []
+        page.on("pageerror", lambda exc: script_errors.append(str(exc)))
         sign_in(page, stack.url, USER, PASSWORD)
         page.goto(stack.url + "/datasets/new/")
         assert page.input_value("#id_max_side") == "64"
         page.set_input_files("#zip-input", str(archive))
         page.click("#upload-button")
-        page.wait_for_selector("#upload-open", state="visible", timeout=60_000)
-        assert page.inner_text("#upload-rejected") == "solid/red/broken.png: not an image"
-        status = page.inner_text("#upload-status")
-        assert "8 images, 8 resized to 64×64 px (most were 80x80), 1 rejected" in status
-        page.click("#upload-open")
-        page.wait_for_selector("#dataset-rejected")
-        assert "8 images resized to 64×64 px" in page.inner_text("#dataset-resized")
+        page.wait_for_url(re.compile(r"/datasets/\d+/$"), timeout=60_000)
+        assert "Packing…" in page.inner_text("#packing-state")  # no worker yet: not decoded
+        assert page.locator("#start-search").count() == 0
+
+        stack.manage(  # a real worker takes the job, then exits
+            "rqworker", "default", "--burst", "--worker-class", "searchapp.tasks.worker.Worker"
+        )
+        page.wait_for_selector("#dataset-rejected", timeout=60_000)  # the page reloaded itself
+        rejected = page.inner_text("#dataset-rejected")
+        assert "solid/red/broken.png" in rejected and "not an image" in rejected
+        assert "8 images resized to 64×64 px (most were 80x80)" in page.inner_text(
+            "#dataset-resized"
+        )
+        assert page.locator("#dataset-packing").count() == 0
+        assert page.locator("#start-search").count() == 1
+        assert script_errors == []
         browser.close()

@@ -53,8 +53,29 @@ def test_over_names_the_first_figure_over_its_limit():
     reason = b.over(Figures(params=60_000, macs=10**6, ram_kb=210.5, flash_kb=900.0))
     assert reason == "parameters 60,000 over the 50,000 budget (max_params)"
     assert b.first_over(Figures(40_000, 10**6, 100.0, 900.0)) == "flash_kb"
-    # exactly at the limit fits
-    assert b.over(Figures(50_000, 10**6, 192.0, 768.0)) is None
+    # exactly at the limit fits: on the board, flash is the model plus TFLM's code
+    code = BOARDS["nano33ble"].code_kb()
+    limit = 1024.0 - FLASH_RESERVE_KB
+    assert b.over(Figures(50_000, 10**6, 192.0, round(limit - code, 1))) is None
+    reason = b.over(Figures(40_000, 10**6, 100.0, 900.0))
+    total = round(900.0 + code, 1)
+    assert reason == (
+        f"flash {total:,.1f} KB (model 900.0 KB + TFLM code {code:,.1f} KB) over the "
+        f"{limit:,.1f} KB budget of nano33ble"
+    )
+
+
+def test_a_board_checks_ram_with_its_kernels_scratch_and_flash_with_tflms_code():
+    fig = Figures(1000, 10**6, ram_kb=180.0, flash_kb=100.0, board_ram_kb=200.5, op_kinds=("pad",))
+    b = budget(target="nano33ble")
+    assert b.figure(fig, "ram_kb") == 200.5  # CMSIS-NN's scratch buffers on a Cortex-M4
+    assert b.over(fig) == "peak RAM 200.5 KB over the 192.0 KB budget of nano33ble"
+    assert b.figure(fig, "flash_kb") == round(100.0 + BOARDS["nano33ble"].code_kb(("pad",)), 1)
+    assert BOARDS["nano33ble"].code_kb(("pad",)) > BOARDS["nano33ble"].code_kb()
+    # without a board the figures are the model's alone
+    custom = budget(max_ram_kb=190, max_flash_kb=100)
+    assert custom.figure(fig, "ram_kb") == 180.0 and custom.figure(fig, "flash_kb") == 100.0
+    assert custom.over(fig) is None
 
 
 def test_macs_budget():

@@ -25,7 +25,12 @@ TINY = [
     "1",
     "--device",
     "cpu",
+    "--folds",
+    "1",
 ]
+
+
+FOLDS_ERROR = "folds must be auto or a whole number from 1 to 10"
 
 
 def cli(*args, timeout=300):
@@ -97,6 +102,9 @@ def _unreadable(root):
         (lambda r: write_folder(r, make_data()), ["--min-width", "80"], "min_width"),
         (lambda r: write_folder(r, make_data()), ["--epochs", "zero"], "invalid int"),
         (lambda r: write_folder(r, make_data()), ["--device", "tpu"], "device"),
+        (lambda r: write_folder(r, make_data()), ["--folds", "0"], FOLDS_ERROR),
+        (lambda r: write_folder(r, make_data()), ["--folds", "x"], FOLDS_ERROR),
+        (lambda r: write_folder(r, make_data()), ["--rule", "bayes"], "invalid choice"),
     ],
 )
 def test_bad_input_gives_a_one_line_reason_and_exit_2(tmp_path, setup, extra, message):
@@ -136,10 +144,27 @@ def test_it_selects_on_validation_trains_a_final_model_and_takes_the_selection_f
         "--final-epochs",
         0,
         "--noise-aware",
+        "--rule",
+        "paper",
     )
     assert proc.returncode == 0, proc.stderr
     assert "chosen on test, as the paper does" in proc.stdout  # the summary says which split
     result = json.loads((out2 / "result.json").read_text())
     assert result["selection_split"] == "test" and result["final"] is None
-    assert result["config"]["noise_aware"] is True
+    assert result["config"]["noise_aware"] is True and result["config"]["rule"] == "paper"
+    assert result["folds"] == 1
     assert all(c["val_acc"] is None for c in result["candidates"])
+
+
+def test_it_cross_validates_with_the_folds_flag_and_decides_on_evidence(tmp_path):
+    data = write_folder(tmp_path / "data", make_data(n_train=12, n_test=6, size=8))
+    out = tmp_path / "out"
+    flags = [*TINY[:-2], "--max-depth", "3", "--kernels", "3", "--final-epochs", "0"]
+    proc = cli("search", data, "--out", out, *flags, "--folds", "2", "--rule", "evidence")
+    assert proc.returncode == 0, proc.stderr
+    assert "decisions: evidence rule, 2 folds: 2 trainings per candidate" in proc.stdout
+    result = json.loads((out / "result.json").read_text())
+    assert result["folds"] == 2 and result["config"]["folds"] == "2"
+    judged = [c for c in result["candidates"][1:] if c["status"] == "ok"]
+    assert judged and all(c["evidence"]["n"] == 24 for c in judged)
+    assert all(" points [" in c["reason"] for c in judged)

@@ -132,7 +132,8 @@ def test_the_estimate_counts_the_final_recipes_epochs(settings, final):
     config = SearchConfig.from_dict(settings)
     cost = estimate(config, images=100, image_size=32, num_classes=2)
     assert cost.final_epochs == final
-    assert cost.total == cost.images * cost.macs * (cost.epochs * cost.candidates + final)
+    trainings = cost.epochs * cost.candidates * cost.folds
+    assert cost.total == cost.images * cost.macs * (trainings + final)
     recipe = config.final_training()
     assert (recipe.epochs if recipe else 0) == final  # what the search will train
 
@@ -143,3 +144,15 @@ def test_skipping_the_final_training_lowers_the_estimate_by_that_training():
     assert full.total - skip.total == 400 * 90 * full.macs
     assert "then a final training of 90 epochs" in full.describe()
     assert "final" not in skip.describe()
+
+
+def test_k_folds_multiply_the_candidates_trainings_by_k():
+    one = estimate(SearchConfig.from_dict({"folds": "1"}), images=400, image_size=32, num_classes=2)
+    auto = estimate(SearchConfig.from_dict({"folds": "auto"}), 400, 32, 2)  # device auto: a CPU
+    gpu = estimate(SearchConfig.from_dict({"folds": "auto", "device": "cuda"}), 400, 32, 2)
+    assert (one.folds, auto.folds, gpu.folds) == (1, 3, 5)
+    assert auto.search == 3 * one.search and auto.final == one.final
+    assert " candidates x 3 folds, then a final training" in auto.describe()
+    assert "folds" not in one.describe()
+    on_test = estimate(SearchConfig.from_dict({"select_on": "test"}), 400, 32, 2)
+    assert on_test.folds == 1  # the paper's way has no validation images to fold

@@ -64,11 +64,14 @@ def test_every_int8_artifact_is_written_and_measured(exported):
         "int8_tflite",
         "c_source",
         "c_header",
+        "arduino",
     }
     for name in INT8_FILES:
         assert (out / name).is_file()
     exports = result.exports
-    assert set(exports) == {"pt", "onnx", "int8_onnx", "int8_tflite", "c_source", "c_header"}
+    assert set(exports) == {
+        *("pt", "onnx", "int8_onnx", "int8_tflite", "tflm", "c_source", "c_header", "arduino")
+    }
     for name in ("pt", "onnx", "int8_onnx", "int8_tflite"):
         entry = exports[name]
         assert "error" not in entry, entry
@@ -141,6 +144,7 @@ def test_a_failed_export_keeps_the_float32_files_and_says_why(tmp_path):
     e = result.exports
     assert e["int8_tflite"]["error"] and e["int8_tflite"]["file"] == "model_int8.tflite"
     assert "no .tflite" in e["c_source"]["error"] and "error" in e["c_header"]
+    assert "no .tflite" in e["tflm"]["error"] and "no .tflite" in e["arduino"]["error"]
     assert not (tmp_path / "model_data.cc").exists()
     assert "error" not in e["int8_onnx"] and "error" not in e["onnx"]  # the others still ran
     saved = json.loads((tmp_path / "result.json").read_text())
@@ -179,8 +183,10 @@ def test_the_footprint_estimates_match_the_exported_tflite(spec, tmp_path):
     footprint = pytest.importorskip("searchapp.nas.footprint")
     arch = Arch.from_dict(spec | {"stem": "cifar"})
     size, classes = 16, 3
+    from tests.nas.test_tflm_calibration import trained_like_batchnorm
+
     torch.manual_seed(0)
-    net = build_model(arch, 3, classes).eval()  # the size does not depend on training
+    net = trained_like_batchnorm(build_model(arch, 3, classes))  # BN as training leaves it
     calib = np.random.default_rng(0).integers(0, 256, (4, size, size, 3), dtype=np.uint8)
     path = tmp_path / "model_int8.tflite"
     export_int8_tflite(Classifier(net, [0.5] * 3, [0.25] * 3, None), calib, path)
@@ -206,7 +212,7 @@ def test_the_footprint_estimates_match_the_exported_tflite(spec, tmp_path):
     )
     estimated_pair = max(op.in_bytes + op.out_bytes for op in footprint.ops(arch, 3, size, classes))
     assert estimated_pair == pair
-    assert pair <= fig.ram_kb * 1024 <= 2 * pair
+    assert pair <= fig.ram_kb * 1024  # TFLM's arena holds that pair and its bookkeeping
 
 
 def test_the_cli_prints_float32_beside_int8_and_survives_a_failed_export(tmp_path, capsys):

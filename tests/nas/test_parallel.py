@@ -51,7 +51,7 @@ class Scrambled:
 
 def search(evaluator, parallel: int, records=None, **cfg):
     events: list[dict] = []
-    config = SearchConfig.from_dict({"parallel": parallel, **cfg})
+    config = SearchConfig.from_dict({"parallel": parallel, "rule": "paper", **cfg})
     s = Search(
         config,
         evaluator=evaluator,
@@ -153,7 +153,7 @@ def test_cancel_stops_all_candidates_in_flight():
         if e["type"] == "candidate.finished" and len(events) > 12:
             stop.set()
 
-    config = SearchConfig.from_dict({"parallel": 3})
+    config = SearchConfig.from_dict({"parallel": 3, "rule": "paper"})
     s = Search(config, evaluator=ev, on_event=on_event, should_stop=stop.is_set, num_classes=2)
     result = s.run()
     assert result.cancelled
@@ -170,7 +170,8 @@ def test_parallel_is_a_setting_with_bounds():
 
 
 def test_real_training_in_processes_gives_the_same_architecture_and_weights(tmp_path):
-    """N = 1 in this process and N = 2 in two spawned processes, one thread each."""
+    """N = 1 in this process and N = 2 in two spawned processes, one thread each; each
+    candidate trains on 2 cross-validation folds (the processes get the same folds)."""
     import torch
 
     data = make_data(n_train=12, n_test=6, size=8, seed=3)
@@ -186,6 +187,7 @@ def test_real_training_in_processes_gives_the_same_architecture_and_weights(tmp_
         kernels=[3, 5],
         final_epochs=0,
         device="cpu",
+        folds="2",
     )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -198,3 +200,4 @@ def test_real_training_in_processes_gives_the_same_architecture_and_weights(tmp_
     assert sorted(decisions(par)) == sorted(decisions(seq))
     assert {c["worker"] for c in par.candidates} - {"local"}
     assert_same_weights(par.best_state, seq.best_state)
+    assert all(c["folds"] == 2 for c in par.candidates)

@@ -47,7 +47,7 @@ class Recorder:
 
 def run(evaluator, records=None, **cfg):
     events = []
-    config = SearchConfig.from_dict(cfg)
+    config = SearchConfig.from_dict({"rule": "paper", **cfg})
     search = Search(
         config,
         evaluator=evaluator,
@@ -173,7 +173,9 @@ def test_it_resumes_after_an_interruption_without_retraining(k):
             saved.append(e["candidate"])
 
     with pytest.raises(RuntimeError, match="worker killed"):
-        Search(SearchConfig(), evaluator=first, on_event=keep, num_classes=2, image_size=32).run()
+        Search(
+            SearchConfig(rule="paper"), evaluator=first, on_event=keep, num_classes=2, image_size=32
+        ).run()
     assert len(saved) == k
     second = Recorder()
     resumed, events = run(second, records=saved)
@@ -198,7 +200,11 @@ def test_a_cancelled_search_keeps_what_it_found():
         return len(rec.calls) >= 7
 
     search = Search(
-        SearchConfig(), evaluator=rec, should_stop=should_stop, num_classes=2, image_size=32
+        SearchConfig(rule="paper"),
+        evaluator=rec,
+        should_stop=should_stop,
+        num_classes=2,
+        image_size=32,
     )
     result = search.run()
     assert result.cancelled
@@ -257,6 +263,8 @@ TINY = dict(
     kernels=(3, 5),
     device="cpu",
     seed=3,
+    rule="paper",
+    folds="1",
 )
 
 

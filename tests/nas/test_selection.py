@@ -80,7 +80,8 @@ class TwoSplits:
 
 
 def _run(evaluator, **cfg):
-    search = Search(SearchConfig.from_dict(cfg), evaluator=evaluator, num_classes=2, image_size=32)
+    config = SearchConfig.from_dict({"rule": "paper", **cfg})
+    search = Search(config, evaluator=evaluator, num_classes=2, image_size=32)
     return search.run()
 
 

@@ -1,4 +1,5 @@
-"""Folder uploads in batches (with relative paths) and zip uploads, through the JSON API."""
+"""Folder uploads in batches (with relative paths) and zip uploads, through the JSON API: each
+answers 202 with the dataset "packing", and its packing job (run here) makes it ready or failed."""
 
 import json
 
@@ -9,6 +10,7 @@ from searchapp.models import Dataset, Upload
 from searchapp.nas.files import human_bytes
 from searchapp.storage import dataset_dir, upload_dir
 from tests.builders import class_image, make_image_folder, make_zip, png_bytes
+from tests.web.packing import accepted, failed, ready
 
 
 def _files(folder, base):
@@ -41,16 +43,16 @@ def test_it_uploads_a_folder_in_batches(alice_client, tmp_path):
         assert r.status_code == 200, r.content
     assert r.json()["files"] == 30
     r = alice_client.post(f"/api/uploads/{upload}/finish/", {"name": "my pets"})
-    assert r.status_code == 201, r.content
-    body = r.json()
+    pk = accepted(r)
+    assert not upload_dir(upload).exists() and Upload.objects.count() == 0  # handed over
+    assert not (dataset_dir(pk) / "data.npz").exists()  # nothing decoded in the request
+    assert ready(alice_client, r)["name"] == "my pets"
     ds = Dataset.objects.get()
-    assert body["url"] == f"/datasets/{ds.pk}/"
     assert ds.name == "my pets"
     assert ds.classes == ["cat", "dog"]
     assert ds.num_train + ds.num_test == 30
     assert (dataset_dir(ds.pk) / "data.npz").is_file()
-    assert not upload_dir(upload).exists()  # raw files deleted once packed
-    assert Upload.objects.count() == 0
+    assert sorted(p.name for p in dataset_dir(ds.pk).iterdir()) == ["data.npz", "thumbs"]
 
 
 def test_it_reports_rejected_files_with_reasons(alice_client, tmp_path):
@@ -60,8 +62,8 @@ def test_it_reports_rejected_files_with_reasons(alice_client, tmp_path):
     upload = _start(alice_client)
     assert _send(alice_client, upload, files, paths).status_code == 200
     r = alice_client.post(f"/api/uploads/{upload}/finish/")
-    assert r.status_code == 201
-    rejected = dict((p.split("/", 1)[-1], reason) for p, reason in r.json()["rejected"])
+    rejected = ready(alice_client, r)["rejected"]
+    rejected = dict((p.split("/", 1)[-1], reason) for p, reason in rejected)
     assert set(rejected) == {"cat/broken.png", "dog/notes.txt"}
     assert "not an image" in rejected["cat/broken.png"]
     assert Dataset.objects.get().num_train + Dataset.objects.get().num_test == 12
@@ -135,10 +137,10 @@ def test_it_refuses_one_class_and_keeps_nothing(alice_client, tmp_path):
     upload = _start(alice_client)
     _send(alice_client, upload, files, paths)
     r = alice_client.post(f"/api/uploads/{upload}/finish/")
-    assert r.status_code == 400
-    assert "class" in r.json()["error"]
-    assert str(tmp_path) not in r.json()["error"]
-    assert Dataset.objects.count() == 0
+    error = failed(alice_client, r, "class")
+    assert str(tmp_path) not in error
+    ds = Dataset.objects.get()
+    assert ds.status == "failed" and not dataset_dir(ds.pk).exists()
     assert not upload_dir(upload).exists()
 
 
@@ -160,11 +162,14 @@ def test_it_creates_a_dataset_from_a_zip(alice_client, tmp_path):
     archive = make_zip(folder, tmp_path / "pets.zip", prefix="pets/")
     with open(archive, "rb") as f:
         r = alice_client.post("/api/datasets/", {"file": f, "name": "zipped"})
-    assert r.status_code == 201, r.content
+    pk = accepted(r)
+    assert sorted(p.name for p in dataset_dir(pk).iterdir()) == ["raw.zip"]  # stored, not read
+    ready(alice_client, r)
     ds = Dataset.objects.get()
     assert ds.name == "zipped"
     assert ds.num_test == 4  # test/ split kept: n % 5 == 0 for 10 per class
     assert not any((tmp_path / "media" / "uploads").glob("*"))
+    assert sorted(p.name for p in dataset_dir(ds.pk).iterdir()) == ["data.npz", "thumbs"]
 
 
 def test_it_rejects_a_file_that_is_not_a_zip(alice_client):
@@ -232,11 +237,11 @@ def test_a_small_upload_of_big_images_is_stored_small_at_the_working_resolution(
 
     n = 400  # the issue's case is 2,000 (bench/dataset_memory.py); 20 MB on disk for those
     r = alice_client.post("/api/datasets/", {"file": _solid_zip(n, 512), "name": "solid"})
-    assert r.status_code == 201, r.content
+    shown = ready(alice_client, r)
     ds = Dataset.objects.get()
     assert ds.image_size == 64 and ds.num_train + ds.num_test == n
     assert ds.resized == {"count": n, "from": "512x512"}
-    assert r.json()["dataset"]["resized"] == ds.resized
+    assert shown["resized"] == ds.resized
     assert folder_bytes(dataset_dir(ds.pk)) <= 20 * 10**6 * n / 2000
     data = load_npz(dataset_dir(ds.pk) / "data.npz")
     assert data.x_train.shape[1:] == (64, 64, 3)
@@ -250,7 +255,7 @@ def test_an_upload_may_ask_for_a_larger_working_resolution(alice_client, tmp_pat
     upload = _start(alice_client)
     _send(alice_client, upload, files, paths)
     r = alice_client.post(f"/api/uploads/{upload}/finish/", {"max_side": "256"})
-    assert r.status_code == 201, r.content
+    ready(alice_client, r)
     assert Dataset.objects.get().image_size == 128 and Dataset.objects.get().resized == {}
 
 
@@ -267,12 +272,10 @@ def test_a_working_resolution_out_of_range_is_refused(alice_client, side, messag
 def test_a_dataset_over_the_pixel_budget_is_refused_with_the_numbers(alice_client, settings):
     settings.DATASET_MAX_PIXELS = 200_000_000
     r = alice_client.post("/api/datasets/", {"file": _solid_zip(2000, 512), "max_side": 512})
-    assert r.status_code == 400
-    assert r.json()["error"] == (
+    assert failed(alice_client, r) == (
         "this dataset would decode to 524.3 M pixels (2,000 images of 512x512), over the "
         "200 M pixel budget; use a smaller working resolution or fewer images"
     )
-    assert Dataset.objects.count() == 0
 
 
 def test_uploads_past_the_storage_quota_are_refused_with_the_numbers(
@@ -280,22 +283,25 @@ def test_uploads_past_the_storage_quota_are_refused_with_the_numbers(
 ):
     from searchapp.storage import used_bytes
 
-    assert alice_client.post("/api/datasets/", {"file": _solid_zip(20, 16)}).status_code == 201
+    ready(alice_client, alice_client.post("/api/datasets/", {"file": _solid_zip(20, 16)}))
     one = used_bytes(Dataset.objects.get().owner)
     settings.USER_STORAGE_QUOTA_BYTES = one * 3 // 2  # room for one such dataset, not two
     r = alice_client.post("/api/datasets/", {"file": _solid_zip(20, 16)})
-    assert r.status_code == 400
-    error = r.json()["error"]
+    error = failed(alice_client, r)  # its packed size is known once packed
     assert f"this dataset takes {human_bytes(one)} on disk; with the {human_bytes(one)}" in error
     assert f"over your storage quota of {human_bytes(one * 3 // 2)}" in error
+    Dataset.objects.filter(status="failed").delete()
     r = bob_client.post("/api/datasets/", {"file": _solid_zip(20, 16)})  # his own quota
-    assert r.status_code == 201, r.content
+    ready(bob_client, r)
     settings.USER_STORAGE_QUOTA_BYTES = one  # alice is at it now: refused before reading
     upload = _start(alice_client)
     _send(alice_client, upload, *_files(make_image_folder(tmp_path / "p", per_class=3), tmp_path))
     r = alice_client.post(f"/api/uploads/{upload}/finish/")
     assert r.status_code == 400 and "already use" in r.json()["error"]
     assert Dataset.objects.count() == 2 and not upload_dir(upload).exists()
+    r = alice_client.post("/api/datasets/", {"file": _solid_zip(20, 16)})
+    assert r.status_code == 400 and "already use" in r.json()["error"]
+    assert Dataset.objects.count() == 2
 
 
 def test_zip_and_folder_uploads_answer_with_the_same_keys_and_rejected_files(
@@ -303,12 +309,13 @@ def test_zip_and_folder_uploads_answer_with_the_same_keys_and_rejected_files(
 ):
     extras = {"solid/class0/broken.png": b"not an image", "solid/class1/notes.txt": b"hi"}
     r = alice_client.post("/api/datasets/", {"file": _solid_zip(20, 16, extras)})
-    assert r.status_code == 201, r.content
     zipped = r.json()
-    assert sorted(p for p, _ in zipped["rejected"]) == sorted(extras)
+    assert sorted(p for p, _ in ready(alice_client, r)["rejected"]) == sorted(extras)
     folder = make_image_folder(tmp_path / "pets", per_class=4, extras={"cat/x.png": b"no"})
     upload = _start(alice_client)
     _send(alice_client, upload, *_files(folder, tmp_path))
-    by_folder = alice_client.post(f"/api/uploads/{upload}/finish/").json()
+    r = alice_client.post(f"/api/uploads/{upload}/finish/")
+    by_folder = r.json()
     assert set(zipped) == set(by_folder) == {"dataset", "url", "rejected"}
-    assert [p for p, _ in by_folder["rejected"]] == ["pets/cat/x.png"]
+    assert set(zipped["dataset"]) == set(by_folder["dataset"])
+    assert [p for p, _ in ready(alice_client, r)["rejected"]] == ["pets/cat/x.png"]

@@ -191,7 +191,7 @@ async def test_the_suite_socket_sends_the_whole_page_after_each_dataset(alice, s
     pair = last["rows"][0]
     assert pair["dataset_url"].startswith("/datasets/")
     assert pair["latest_label"] == "start one (chosen on test)"  # the paper's rule
-    assert pair["latest_url"].endswith("&select_on=test")
+    assert pair["latest_url"].endswith("&select_on=test&rule=paper&folds=1")
 
     await comm.send_json_to({"type": "ping", "seq": 0})  # no seq: always a fresh snapshot
     assert (await comm.receive_json_from())["type"] == "snapshot"

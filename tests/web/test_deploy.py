@@ -10,6 +10,8 @@ import pytest
 import yaml
 from django.conf import settings
 
+from mininas_web import server
+
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 
@@ -74,6 +76,25 @@ def test_nginx_limits_rates_and_connections_and_upgrades_sockets():
     assert "proxy_set_header Upgrade $http_upgrade;" in conf
     assert "proxy_set_header Connection $connection_upgrade;" in conf
     assert "location /ws/" in conf
+
+
+def nginx_seconds(conf: str, directive: str) -> int:
+    (value,) = re.findall(rf"^    {directive} (\d+)s;", conf, re.M)
+    return int(value)
+
+
+def test_nginx_times_out_slow_clients_before_the_web_server_does():
+    conf = NGINX_CONF.read_text()
+    header = nginx_seconds(conf, "client_header_timeout")
+    body = nginx_seconds(conf, "client_body_timeout")
+    assert 5 <= header <= server.HEADER_TIMEOUT <= 20
+    assert 10 <= body <= server.BODY_TIMEOUT <= 60
+    assert 10 <= nginx_seconds(conf, "send_timeout") <= 60
+    assert 5 <= nginx_seconds(conf, "keepalive_timeout") <= 30
+    assert "    reset_timedout_connection on;" in conf
+    per_address = int(re.search(r"^    limit_conn mininas_conn (\d+);", conf, re.M).group(1))
+    assert 10 <= per_address <= 100  # a browser's connections and sockets, not a flood's
+    assert "proxy_read_timeout 3600s;" in conf.split("location /ws/")[1]  # sockets last
 
 
 @pytest.mark.skipif(

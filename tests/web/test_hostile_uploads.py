@@ -1,6 +1,6 @@
 """Hostile and broken uploads through the web paths (the JSON API the upload page uses): each is
-refused with a reason or handled by conversion, never a 500, and nothing is written outside
-the dataset's own folder."""
+refused with a reason (by the request when its check is cheap, by the packing job otherwise) or
+handled by conversion, never a 500, and nothing is written outside the dataset's own folder."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from PIL import Image
 from searchapp.models import Dataset, Search, Upload
 from searchapp.uploads import short_name
 from tests.builders import class_image, png_bytes, solid_bmp_zip
+from tests.web.packing import failed, ready
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +66,12 @@ def _refused(r, *words):
     return error
 
 
+def _folder_rejected(client, r) -> dict[str, str]:
+    """The rejected files of the packed folder upload `r`, by name without the folder."""
+    rejected = ready(client, r)["rejected"]
+    return {p.split("/", 1)[-1] if p.count("/") > 1 else p: why for p, why in rejected}
+
+
 def _folder(client, files: dict[str, bytes]):
     """Upload `files` (relative path -> bytes) as a folder, in one batch; returns finish()."""
     r = client.post("/api/uploads/", {"name": "f"})
@@ -107,7 +114,7 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(alice_client):
 
 def test_small_images_that_compress_well_are_accepted(alice_client):
     r = _post_zip(alice_client, solid_bmp_zip())  # 30 KB BMPs deflated ~350:1 are no bomb
-    assert r.status_code == 201, r.content
+    ready(alice_client, r)
     d = Dataset.objects.get()
     assert d.classes == ["blue", "red"] and d.num_train + d.num_test == 6 and d.rejected == []
 
@@ -136,14 +143,13 @@ def test_a_zip_declaring_huge_sizes_is_refused(alice_client, settings):
 
 def test_a_zip_understating_its_sizes_is_refused_as_corrupt(alice_client):
     lying = _patch_declared_sizes(_zip(GOOD), 10)
-    _refused(_post_zip(alice_client, lying))
+    failed(alice_client, _post_zip(alice_client, lying))  # found only when it is read
 
 
 def test_nested_archives_are_never_opened(alice_client):
     inner = _zip({"cat/bomb.png": b"\0" * (20 * 2**20)})
     r = _post_zip(alice_client, _zip({**GOOD, "cat/inner.zip": inner, "dog/inner.png": inner}))
-    assert r.status_code == 201, r.content
-    rejected = dict(Dataset.objects.get().rejected)
+    rejected = dict(ready(alice_client, r)["rejected"])
     assert rejected["cat/inner.zip"] == "not an image file extension"
     assert rejected["dog/inner.png"] == "not an image"
 
@@ -206,10 +212,7 @@ def test_broken_and_hostile_images_are_rejected_one_by_one_with_reasons(alice_cl
         "cat/garbage.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
     }
     r, _ = _folder(alice_client, {**GOOD, **bad})
-    assert r.status_code == 201, r.content
-    rejected = {
-        p.split("/", 1)[-1] if p.count("/") > 1 else p: why for p, why in r.json()["rejected"]
-    }
+    rejected = _folder_rejected(alice_client, r)
     assert set(rejected) == set(bad)
     assert "pixels" in rejected["cat/bomb.png"] or "bomb" in rejected["cat/bomb.png"]
     assert rejected["dog/text.jpg"] == "not an image"
@@ -226,8 +229,7 @@ def test_images_of_other_modes_are_converted_to_rgb(alice_client, mode):
         _image(mode) if mode != "CMYK" else _cmyk_jpeg()
     )
     r, _ = _folder(alice_client, files)
-    assert r.status_code == 201, r.content
-    assert r.json()["rejected"] == []
+    assert ready(alice_client, r)["rejected"] == []
     d = Dataset.objects.get()
     assert d.num_train + d.num_test == len(files) and d.image_size == 16
 
@@ -243,19 +245,19 @@ def _cmyk_jpeg() -> bytes:
 
 def test_a_one_class_dataset_is_refused(alice_client):
     r, _ = _folder(alice_client, {k: v for k, v in GOOD.items() if k.startswith("cat/")})
-    _refused(r, "class")
+    failed(alice_client, r, "only one class")
 
 
 def test_a_class_with_no_readable_images_is_refused(alice_client):
     r, _ = _folder(alice_client, {**GOOD, "bird/1.png": b"nope", "bird/2.jpg": b"nope"})
-    _refused(r, "bird", "no readable images")
+    failed(alice_client, r, "bird", "no readable images")
 
 
 def test_a_test_class_without_train_images_is_refused(alice_client):
     files = {f"train/{k}": v for k, v in GOOD.items()}
     files["test/bird/1.png"] = GOOD["cat/0.png"]
     r, _ = _folder(alice_client, files)
-    _refused(r, "bird")
+    failed(alice_client, r, "bird")
 
 
 def test_odd_file_names_are_kept_or_refused_with_a_reason(alice_client):
@@ -274,8 +276,7 @@ def test_odd_file_names_are_kept_or_refused_with_a_reason(alice_client):
     assert any(p.startswith("chat é/yyy") for p in refused)
     assert "..\\..\\evil.png" in refused and "chat é/nul\x00.png" in refused
     assert batch["stored"] == 5
-    assert r.status_code == 201, r.content
-    assert Dataset.objects.get().classes == ["chat é", "狗 dog"]
+    assert ready(alice_client, r)["classes"] == ["chat é", "狗 dog"]
 
 
 @pytest.mark.parametrize(
@@ -294,19 +295,22 @@ def test_paths_the_file_system_cannot_hold_are_refused_per_file(
     alice_client, batches, refused, reason
 ):
     r = _folder_in_batches(alice_client, [list(GOOD), *batches])
-    assert r.status_code == 201, r.content
-    rejected = dict(r.json()["rejected"])
+    assert r.status_code == 202, r.content
+    on_arrival = r.json()["rejected"]  # refused while the batches arrived: known at once
+    dataset = ready(alice_client, r)
+    assert dataset["rejected"] == on_arrival
+    rejected = dict(dataset["rejected"])
     assert list(rejected) == [refused] and reason in rejected[refused]
-    assert Dataset.objects.get().classes == ["cat", "dog"]
+    assert dataset["classes"] == ["cat", "dog"]
 
 
 def test_a_path_longer_than_the_file_system_allows_is_refused(alice_client, settings):
     settings.MEDIA_ROOT = settings.MEDIA_ROOT / ("m" * 200) / ("m" * 200)  # a deep media root
     long_path = "/".join(["d" * 250] * 15) + "/1.png"  # 16 names that fit; not all together
     r = _folder_in_batches(alice_client, [list(GOOD), [long_path]])
-    assert r.status_code == 201, r.content
     # listed with its name cut in the middle (searchapp.uploads.REJECTED_MAX_NAME)
-    assert r.json()["rejected"] == [[short_name(long_path), "name too long for the file system"]]
+    expected = [[short_name(long_path), "name too long for the file system"]]
+    assert ready(alice_client, r)["rejected"] == expected
 
 
 def _folder_in_batches(client, batches: list[list[str]]):
@@ -324,8 +328,8 @@ def _folder_in_batches(client, batches: list[list[str]]):
 def test_a_zip_holding_a_file_and_a_folder_of_the_same_name_is_read(alice_client):
     r = _post_zip(alice_client, _zip({**GOOD, "cat/9.png": GOOD["cat/0.png"],
                                       "cat/9.png/1.png": GOOD["cat/1.png"]}))  # fmt: skip
-    assert r.status_code == 201, r.content
-    assert Dataset.objects.get().num_train + Dataset.objects.get().num_test == len(GOOD) + 2
+    dataset = ready(alice_client, r)
+    assert dataset["num_train"] + dataset["num_test"] == len(GOOD) + 2
 
 
 def test_a_folder_upload_past_the_file_limit_is_refused(alice_client, settings):

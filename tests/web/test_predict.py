@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import re
+import struct
+import threading
+import time
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 from searchapp import predict
 from tests.builders import class_image, finish_with_weights, png_bytes
@@ -162,3 +169,178 @@ def test_a_session_needs_the_csrf_token(finished, alice):
     c = Client(enforce_csrf_checks=True)
     c.force_login(alice)
     assert c.post(_url(finished), {"image": _png()}).status_code == 403
+
+
+# ----------------------------------------------------------------------------- hostile images
+
+
+def _encoded(arr: np.ndarray, fmt: str, name: str, **save) -> SimpleUploadedFile:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format=fmt, **save)
+    return SimpleUploadedFile(name, buf.getvalue())
+
+
+def test_an_image_over_the_pixel_limit_is_refused_from_its_header(alice_client, finished, settings):
+    settings.PREDICT_MAX_PIXELS = 10_000
+    big = _encoded(np.zeros((128, 128, 3), np.uint8), "PNG", "big.png")
+    r = alice_client.post(_url(finished), {"image": [_png(), big]})
+    assert r.status_code == 413
+    assert r.json()["error"] == "big.png: 128x128 pixels is more than allowed (10000)"
+
+
+def test_a_large_jpeg_counts_the_pixels_it_is_decoded_at(alice_client, finished, settings):
+    """A JPEG decodes at 1/8 scale at most (draft): a 256 px one for a 16 px model is 32x32."""
+    settings.PREDICT_MAX_PIXELS = 2_000
+    photo = _encoded(class_image(1, 256), "JPEG", "photo.jpg")
+    r = alice_client.post(_url(finished), {"image": photo})
+    assert r.status_code == 200, r.content
+    png = _encoded(class_image(1, 256), "PNG", "same.png")
+    r = alice_client.post(_url(finished), {"image": png})
+    assert r.status_code == 413 and "same.png: 256x256 pixels" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "fmt, options, name, why",
+    [
+        ("WEBP", {"lossless": True}, "a.webp", "a WebP counts 4 times"),
+        ("JPEG", {"progressive": True}, "p.jpg", "a progressive JPEG counts 2 times"),
+    ],
+)
+def test_decoders_that_need_more_memory_count_more_pixels(
+    alice_client, finished, settings, fmt, options, name, why
+):
+    """A WebP decodes through copies of an RGBA canvas; a progressive JPEG holds all of its
+    coefficients whatever the scale: 64x64 counts 16,384 or 8,192 pixels, over 6,000."""
+    settings.PREDICT_MAX_PIXELS = 6_000
+    r = alice_client.post(
+        _url(finished), {"image": _encoded(class_image(0, 64), fmt, name, **options)}
+    )
+    assert r.status_code == 413 and r.json()["error"].startswith(f"{name}: 64x64 pixels ({why}")
+    plain = _encoded(class_image(0, 64), "JPEG", "b.jpg")  # baseline: decoded at 1/2, 32x32
+    assert alice_client.post(_url(finished), {"image": plain}).status_code == 200
+
+
+def test_the_images_of_one_request_have_a_pixel_budget(alice_client, finished, settings):
+    settings.PREDICT_MAX_REQUEST_PIXELS = 3_000
+    r = alice_client.post(_url(finished), {"image": [_png(size=40), _png(size=40)]})
+    assert r.status_code == 413
+    assert "these 2 images count 3,200 pixels to decode, more than the 3,000" in r.json()["error"]
+
+
+def test_a_large_image_is_scored_like_its_reduced_copy(alice_client, finished):
+    """Reduced in its own mode before any copy: a 1024 px image scores as its 16 px version."""
+    small = class_image(1, 16)
+    big = np.repeat(np.repeat(small, 64, axis=0), 64, axis=1)
+    r = alice_client.post(
+        _url(finished), {"image": [_encoded(small, "PNG", "s.png"), _encoded(big, "PNG", "b.png")]}
+    )
+    a, b = (p["scores"] for p in r.json()["predictions"])
+    assert np.allclose(a, b, atol=0.5)
+
+
+@pytest.mark.parametrize("fmt", ["DDS", "SPIDER", "AVIF", "QOI", "ICO"])
+def test_formats_other_than_the_datasets_are_not_decoded(alice_client, finished, fmt):
+    buf = io.BytesIO()
+    Image.fromarray(class_image(0, 32)).save(buf, format=fmt)
+    r = alice_client.post(_url(finished), {"image": SimpleUploadedFile("x.png", buf.getvalue())})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("x.png: not an image")
+
+
+def test_a_png_whose_text_inflates_is_refused_cheaply(alice_client, finished):
+    """80 zTXt chunks of 1 MB each (80 KB on the wire): Pillow would inflate 64 MB of text."""
+    raw = bytearray(png_bytes(class_image(0, 16)))
+    body = zlib.compress(b"a" * 10**6, 9)
+    text = b"".join(_chunk(b"zTXt", b"k%d\0\0" % i + body) for i in range(80))
+    raw[33:33] = text
+    tracemalloc.start()
+    r = alice_client.post(_url(finished), {"image": SimpleUploadedFile("t.png", bytes(raw))})
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert r.status_code == 400 and r.json()["error"].startswith("t.png: unreadable image")
+    assert peak < 8 * 2**20, peak
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+# ----------------------------------------------------------------------------- the slots
+
+
+def test_a_prediction_over_the_slots_gets_503_with_retry_after(alice_client, finished, settings):
+    settings.PREDICT_CONCURRENCY, settings.PREDICT_WAIT_SECONDS = 1, 0
+    with predict.slot():
+        r = alice_client.post(_url(finished), {"image": _png()})
+    assert r.status_code == 503 and r["Retry-After"] == "1"
+    assert "busy" in r.json()["error"]
+    assert alice_client.post(_url(finished), {"image": _png()}).status_code == 200
+
+
+def _until(condition, what: str, timeout: float = 60.0) -> None:
+    """Wait for `condition()` (another thread's progress), failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def test_predictions_wait_for_a_slot_and_no_more_run_at_once(
+    alice, finished, settings, monkeypatch
+):
+    """Eight at once with two slots: two decode and run, the others wait their turn (each
+    waiting at most PREDICT_WAIT_SECONDS), and all eight are answered."""
+    settings.PREDICT_CONCURRENCY, settings.PREDICT_WAIT_SECONDS = 2, 120
+    active, seen, lock, go = [0], [0], threading.Lock(), threading.Event()
+    real = predict.to_batch
+
+    def counting(images, side):
+        with lock:
+            active[0] += 1
+            seen[0] = max(seen[0], active[0])
+        go.wait(120)  # the first two hold their slots until the others queue
+        try:
+            return real(images, side)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(predict, "to_batch", counting)
+    results: list = []
+
+    def one():
+        try:
+            results.append(predict.predict_uploads(alice, finished, [_png()]))
+        except predict.PredictError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    _until(lambda: predict.slots().waiting == 6 and active[0] == 2, "two running and six waiting")
+    go.set()
+    for t in threads:
+        t.join(120)
+    assert seen[0] == 2
+    assert len(results) == 8 and all(isinstance(r, dict) for r in results), results
+
+
+def test_a_full_queue_answers_503_at_once(alice_client, alice, finished, settings):
+    settings.PREDICT_CONCURRENCY, settings.PREDICT_WAIT_SECONDS = 1, 120
+    waiting = predict.WAITING_PER_SLOT
+    results: list = []
+    with predict.slot():
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(predict.predict_uploads(alice, finished, [_png()]))
+            )
+            for _ in range(waiting)
+        ]
+        for t in threads:
+            t.start()
+        _until(lambda: predict.slots().waiting == waiting, "the queue to fill")
+        r = alice_client.post(_url(finished), {"image": _png()})
+        assert r.status_code == 503 and r["Retry-After"] == "120"
+    for t in threads:
+        t.join(120)
+    assert len(results) == waiting

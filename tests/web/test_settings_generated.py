@@ -13,6 +13,9 @@ from searchapp.management.commands.search import Command
 from searchapp.nas.__main__ import _parser
 from searchapp.nas.config import SETTINGS, SearchConfig
 
+NEEDS = {"max_latency_ms": {"target": "nano33ble"}}
+"""Settings that mean something only beside another one (a latency budget needs a board)."""
+
 
 def _non_default(s) -> str:
     """A valid value other than the default, as a command line would give it."""
@@ -55,8 +58,9 @@ def test_the_management_command_takes_it(s):
 def test_the_form_and_the_api_take_it(s, alice, dataset):
     assert s.name in SearchForm.base_fields
     value = s.parse(_non_default(s))
-    payload = {"dataset": dataset.pk, s.name: list(value) if s.multiple else value}
+    companions = NEEDS.get(s.name, {})
+    payload = {"dataset": dataset.pk, **companions, s.name: list(value) if s.multiple else value}
     form = search_form_from_dict(payload, alice)
     assert form.is_valid(), form.errors
-    expected = SearchConfig.from_dict({s.name: value}).to_dict()[s.name]
+    expected = SearchConfig.from_dict({**companions, s.name: value}).to_dict()[s.name]
     assert form.config[s.name] == expected

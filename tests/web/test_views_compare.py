@@ -113,14 +113,48 @@ def test_the_list_offers_compare_checkboxes_for_finished_searches(alice_client, 
     assert f'value="{search.pk}"' not in html  # queued
 
 
+def test_the_compare_button_starts_disabled_with_a_hint(alice_client, three):
+    html = alice_client.get("/searches/").content.decode()
+    assert 'id="compare-button" aria-describedby="compare-hint" disabled' in html
+    assert "Tick two or more finished searches to compare them." in html
+    assert "js/compare_pick.js" in html and "data-compare-pick" in html
+
+
+def test_one_search_gets_a_page_to_pick_a_second_not_an_error(alice_client, three):
+    a, b, c = three
+    r = alice_client.get(f"/searches/compare/?ids={a.pk}")
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert 'id="compare-problem"' not in html and 'id="compare-chart"' not in html
+    assert "one is ticked, one more is needed" in html
+    assert sorted(ids_in(html)) == sorted([a.pk, b.pk, c.pk])  # every finished search to tick
+    assert f'value="{a.pk}" id="pick-{a.pk}" checked' in html
+    assert f'value="{b.pk}" id="pick-{b.pk}" aria' in html  # not ticked
+    assert (
+        "Tick one more search to compare." in html
+        and 'aria-describedby="compare-hint" disabled' in html
+    )
+
+
+def test_with_fewer_than_two_finished_searches_the_page_says_so(alice_client, alice, dataset):
+    only = finished_search(alice, dataset, 70.0, 5000)
+    r = alice_client.get(f"/searches/compare/?ids={only.pk}")
+    assert r.status_code == 200
+    assert "Comparing needs two finished searches; you have 1." in r.content.decode()
+
+
 @pytest.mark.parametrize(
     "query, reason",
-    [("ids=1", "at least two"), ("ids=a&ids=b", "by their numbers")],
+    [
+        ("ids=a&ids=b", "by their numbers"),
+        ("ids=1&ids=2&ids=3&ids=4&ids=5&ids=6&ids=7", "At most 6"),
+    ],
 )
 def test_bad_picks_get_a_reason(alice_client, three, query, reason):
     r = alice_client.get(f"/searches/compare/?{query}")
     assert r.status_code == 400
     assert reason in r.content.decode()
+    assert 'id="compare-pick"' in r.content.decode()  # and the searches to pick from
 
 
 def test_unfinished_searches_cannot_be_compared(alice_client, three, search):

@@ -9,13 +9,8 @@ def test_it_redirects_anonymous_users_to_sign_in(client, db):
     assert r["Location"].startswith("/accounts/login/")
 
 
-def test_home_sends_a_new_user_to_the_upload_page(alice_client):
-    r = alice_client.get("/")
-    assert r["Location"] == "/datasets/new/"
-
-
-def test_home_sends_a_user_with_searches_to_the_list(alice_client, search):
-    assert alice_client.get("/")["Location"] == "/searches/"
+def test_home_sends_a_signed_in_user_to_the_start_page(alice_client, search):
+    assert alice_client.get("/")["Location"] == "/start/"
 
 
 def test_the_upload_page_has_the_folder_and_zip_inputs(alice_client):

@@ -18,22 +18,43 @@ def _nothing_made():
     return not Dataset.objects.exists() and (not datasets.exists() or not any(datasets.iterdir()))
 
 
-def test_the_page_lists_classes_and_says_what_to_place_where(alice_client, sources):
-    r = alice_client.get("/datasets/derive/")
+def test_the_page_lists_classes_and_says_what_to_place_where(staff_client, sources):
+    r = staff_client.get("/datasets/derive/")
     html = r.content.decode()
     assert r.status_code == 200
     assert 'value="airplane"' in html and 'value="truck"' in html
     assert "cifar-10-python.tar.gz" in html and "tiny-imagenet-200.zip" in html
-    assert str(sources) in html
-    assert "Derive dataset" in alice_client.get("/datasets/").content.decode()  # nav link
+    assert str(sources) in html and "md5" in html  # staff: the folder and the checksums
 
 
-def test_the_page_lists_the_archives_found_and_tiny_imagenet_classes(alice_client, sources):
+def test_a_user_sees_which_archive_is_missing_without_the_servers_paths(alice_client, sources):
+    html = alice_client.get("/datasets/derive/").content.decode()
+    assert "cifar-10-python.tar.gz" in html and "tiny-imagenet-200.zip" in html
+    assert str(sources) not in html and "md5" not in html
+    assert 'id="sources-missing"' in html and "An administrator adds one" in html
+    assert '<fieldset class="plain" disabled>' in html  # nothing to derive from: no form
+
+
+def test_the_form_is_enabled_once_an_archive_is_there(alice_client, sources):
+    archive = place_cifar(sources)
+    html = alice_client.get("/datasets/derive/").content.decode()
+    assert '<fieldset class="plain">' in html and 'id="sources-missing"' not in html
+    assert 'CIFAR-10: <strong class="ok">found</strong>' in html
+    assert str(archive) not in html and str(sources) not in html
+
+
+def test_the_page_lists_the_archives_found_and_tiny_imagenet_classes(staff_client, sources):
     place_cifar(sources)
     place_tiny(sources)
-    html = alice_client.get("/datasets/derive/").content.decode()
+    html = staff_client.get("/datasets/derive/").content.decode()
     assert "cifar-10-python.tar.gz" in html and "found" in html
     assert 'id="tiny-class-list"' in html and "n04540053" in html and "volleyball" in html
+
+
+def test_the_source_first_offered_is_one_that_is_there(alice_client, sources):
+    place_tiny(sources)
+    html = alice_client.get("/datasets/derive/").content.decode()
+    assert '<option value="tinyimagenet" selected>' in html
 
 
 def test_it_derives_cifar_classes(alice_client, alice, sources):
@@ -129,27 +150,36 @@ def test_a_class_given_twice_is_named(alice_client, sources):
     assert "listed twice" in str(r.context["form"].errors["tiny_classes"])
 
 
-def test_a_missing_archive_says_which_file_to_place_where(alice_client, sources):
-    r = alice_client.post("/datasets/derive/", {"kind": "cifar10", "cifar_classes": ["cat", "dog"]})
+def test_a_missing_archive_says_which_file_to_place_where(staff_client, sources):
+    r = staff_client.post("/datasets/derive/", {"kind": "cifar10", "cifar_classes": ["cat", "dog"]})
     assert r.status_code == 400
     errors = " ".join(r.context["form"].non_field_errors())
     assert "cifar-10-python.tar.gz" in errors and str(sources) in errors
     assert _nothing_made()
 
 
-def test_a_truncated_archive_is_reported_and_nothing_is_half_made(alice_client, sources):
+def test_a_missing_archive_is_named_to_a_user_without_the_servers_path(alice_client, sources):
+    r = alice_client.post("/datasets/derive/", {"kind": "cifar10", "cifar_classes": ["cat", "dog"]})
+    assert r.status_code == 400
+    errors = " ".join(r.context["form"].non_field_errors())
+    assert "The CIFAR-10 archive is missing on the server" in errors
+    assert str(sources) not in r.content.decode() and "md5" not in r.content.decode()
+    assert _nothing_made()
+
+
+def test_a_truncated_archive_is_reported_and_nothing_is_half_made(staff_client, sources):
     archive = place_cifar(sources)
     archive.write_bytes(archive.read_bytes()[:3000])
-    r = alice_client.post("/datasets/derive/", {"kind": "cifar10", "cifar_classes": ["cat", "dog"]})
+    r = staff_client.post("/datasets/derive/", {"kind": "cifar10", "cifar_classes": ["cat", "dog"]})
     assert r.status_code == 400
     assert "truncated" in " ".join(r.context["form"].non_field_errors())
     assert _nothing_made()
 
 
-def test_a_truncated_tiny_zip_is_reported(alice_client, sources):
+def test_a_truncated_tiny_zip_is_reported(staff_client, sources):
     archive = place_tiny(sources)
     archive.write_bytes(archive.read_bytes()[:-200])
-    r = alice_client.post(
+    r = staff_client.post(
         "/datasets/derive/", {"kind": "tinyimagenet", "tiny_classes": "volleyball, basketball"}
     )
     assert r.status_code == 400

@@ -1,5 +1,5 @@
 """The final model's results on the search page: intervals, per class, confusion matrix,
-mistakes (thumbnails from the dataset's test split); old searches without them still render."""
+mistakes (the images the search's job saved); old searches without them still render."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 
 from searchapp.models import Candidate
 from searchapp.nas.data import load_npz
-from searchapp.storage import media_path
+from searchapp.storage import media_path, write_mistake_images
 
 ARCH = {"depth": 3, "width": 8, "ops": ["sep"] * 3, "kernels": [3] * 3, "stem": "cifar"}
 FINAL = {
@@ -43,6 +43,8 @@ def finished(search):
     search.settings = {**search.settings, "select_on": "validation"}
     search.final = FINAL
     search.save()
+    data = load_npz(media_path(search.dataset.npz_path))  # as the search's job writes them
+    write_mistake_images(search.pk, data.x_test, [m["index"] for m in FINAL["misclassified"]])
     return search
 
 
@@ -77,7 +79,7 @@ def test_a_test_image_is_the_datasets_own(alice_client, finished):
     data = load_npz(media_path(finished.dataset.npz_path))
     r = alice_client.get(f"/searches/{finished.pk}/test-images/5.png")
     assert r.status_code == 200 and r["Content-Type"] == "image/png"
-    im = np.array(Image.open(io.BytesIO(r.content)).convert("RGB"))
+    im = np.array(Image.open(io.BytesIO(b"".join(r.streaming_content))).convert("RGB"))
     small = im[:: im.shape[0] // data.x_test.shape[1], :: im.shape[1] // data.x_test.shape[2]]
     assert np.array_equal(small, data.x_test[5])
 

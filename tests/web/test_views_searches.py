@@ -29,6 +29,8 @@ def _form(dataset, **changes):
         "stem": "",
         "select_on": "validation",
         "val_frac": 0.1,
+        "rule": "evidence",
+        "folds": "auto",
         "final_recipe": "",
         "final_epochs": "",
         "target": "none",

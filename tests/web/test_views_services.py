@@ -3,13 +3,12 @@ the pages turn them into responses."""
 
 from __future__ import annotations
 
-import io
-
+import numpy as np
 import pytest
 from PIL import Image
 
 from searchapp import searches
-from searchapp.storage import png_of_test_image, search_dir, thumbnail_path
+from searchapp.storage import mistake_image_path, search_dir, thumbnail_path, write_mistake_images
 from searchapp.views.searches import MISTAKES_ON_SEARCH_PAGE, final_context
 
 
@@ -33,11 +32,12 @@ def test_a_missing_artifact_is_not_found_and_a_present_one_is_a_path(search):
     assert str(search.pk) in download.filename and download.content_type
 
 
-def test_a_test_image_is_png_bytes_and_a_missing_one_none(dataset):
-    png = png_of_test_image(dataset, 0)
-    assert Image.open(io.BytesIO(png)).format == "PNG"
-    assert png_of_test_image(dataset, dataset.num_test) is None
-    assert png_of_test_image(dataset, -1) is None
+def test_a_mistake_image_is_a_png_file_and_a_missing_one_none(search):
+    x_test = np.zeros((3, 8, 8, 3), np.uint8)
+    assert write_mistake_images(search.pk, x_test, [2, 0, 2, 3, -1]) == 2  # 3, -1: no such image
+    assert Image.open(mistake_image_path(search.pk, 2)).format == "PNG"
+    assert mistake_image_path(search.pk, 1) is None
+    assert mistake_image_path(search.pk, 3) is None
 
 
 def test_a_thumbnail_is_a_path_or_none(dataset):

@@ -55,9 +55,23 @@ def test_creating_the_suite_skips_a_missing_source_and_reports_it(
     assert 'data-active="1"' not in html
 
 
+def test_without_any_archive_the_button_is_disabled_and_says_why(alice_client, sources):
+    html = alice_client.get("/suite/").content.decode()
+    assert 'id="suite-create" disabled>' in html and 'data-no-sources="1"' in html
+    assert "An administrator adds one by placing" in html
+    assert str(sources) not in html and "md5" not in html  # no server paths for a user
+
+
+def test_staff_see_the_servers_paths_and_checksums(staff_client, sources):
+    html = staff_client.get("/suite/").content.decode()
+    assert str(sources) in html and "md5" in html
+
+
 def test_without_any_archive_nothing_is_queued(alice_client, sources):
     r = alice_client.post("/suite/create/", follow=True)
     assert "No source archive found" in r.content.decode()
+    assert "no cifar-10-python.tar.gz on the server" in r.content.decode()
+    assert str(sources) not in r.content.decode()
     assert not SuiteRun.objects.exists()  # the run's row comes first, then its job
 
 
@@ -77,15 +91,16 @@ def test_another_users_suite_is_not_shown(alice_client, bob_client, alice, sourc
 
 
 def test_a_suite_search_is_started_with_the_papers_rule(alice_client, alice, sources, dataset):
-    """The suite page's link opens the search form selecting on test, as the paper does, so the
-    report's rows stay comparable with Table 4."""
+    """The suite page's link opens the search form selecting on test with Algorithm 1's own
+    thresholds, as the paper does, so the report's rows stay comparable with Table 4."""
     dataset.suite = "airplane, auto"
     dataset.save()
     html = alice_client.get("/suite/").content.decode()
-    link = f"/searches/new/?dataset={dataset.pk}&amp;select_on=test"
+    link = f"/searches/new/?dataset={dataset.pk}&amp;select_on=test&amp;rule=paper&amp;folds=1"
     assert f'href="{link}"' in html and "start one (chosen on test)" in html
     form = alice_client.get(link.replace("&amp;", "&")).content.decode()
     assert '<option value="test" selected>test (as the paper does)</option>' in form
+    assert 'name="rule" value="paper" required id="id_rule_1" checked>' in form
     assert f'<option value="{dataset.pk}" selected>' in form
     # the plain form still defaults to validation
     plain = alice_client.get(f"/searches/new/?dataset={dataset.pk}").content.decode()

@@ -10,6 +10,7 @@ from searchapp.nas.config import SETTINGS
 from searchapp.nas.settings import SettingError, add_arguments, given
 from searchapp.quotas import LimitExceeded
 from searchapp.searches import create_search
+from searchapp.serializers import decisions_json
 from searchapp.tasks import queue
 from searchapp.tasks import search as search_task
 
@@ -39,6 +40,8 @@ class Command(BaseCommand):
             search = create_search(dataset.owner, dataset, form.config, run_here=sync)
         except LimitExceeded as exc:
             raise CommandError(str(exc)) from None
+        decisions = decisions_json(search.settings, dataset.num_train)["text"]
+        self.stdout.write(f"search {search.pk}: decisions {decisions}")
         if sync:
             self.stdout.write(f"search {search.pk}: running here")
             result = search_task.run_search_job(search.pk)
