@@ -72,7 +72,11 @@ def test_a_worker_runs_a_real_search_and_broadcasts_each_event(
     for kind in ("int8_onnx", "int8_tflite", "c_source", "c_header"):
         assert media_path(search.outputs[kind]).stat().st_size > 0, kind
     assert search.outputs["onnx"].endswith("model.onnx")  # not model_int8.onnx (same suffix)
-    assert set(search.exports) == {"pt", "onnx", "int8_onnx", "int8_tflite", "c_source", "c_header"}
+    assert set(search.exports) == {
+        *("pt", "onnx", "int8_onnx", "int8_tflite", "c_source", "c_header"),
+        *("tflm", "arduino"),  # the int8 model run in TFLM, and the Arduino library
+    }
+    assert search.exports["tflm"]["arena_bytes"] > 0
     for kind in ("pt", "onnx", "int8_onnx", "int8_tflite"):
         assert search.exports[kind]["test_acc"] is not None, search.exports[kind]
 
