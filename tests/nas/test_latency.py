@@ -64,9 +64,12 @@ def test_held_back_figures_report_their_error():
         )
     assert {r["core"] for r in held} >= {"cortex-m4", "xtensa"}
     for r in held:
-        if r["model"].startswith("espnn_") or "SDRAM" in r["board"]:
-            # a single kernel, or an arena in external memory: reported, within a factor of 6
-            assert 1 / 6 < r["estimate_ms"] / r["ms"] < 6, r
+        if "SDRAM" in r["board"]:
+            # the model leaves out external memory's wait states: it can only under-state there
+            assert r["estimate_ms"] < r["ms"], r
+        elif r["model"].startswith("espnn_"):
+            # a single kernel, not a network: reported, and within a factor of 4
+            assert 1 / 4 < r["estimate_ms"] / r["ms"] < 4, r
         else:  # whole networks on the core's own memory: within the error quoted to users
             assert abs(r["error_pct"]) <= latency.EXPECTED_ERROR_PCT[r["core"]], r
 
