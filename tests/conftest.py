@@ -14,6 +14,7 @@ import pytest
 
 from tests.builders import TINY_SEARCH, make_image_folder, make_imagedata
 
+pytest_plugins = ["tests.web.tryit"]  # `onnx_bytes` and `finished` (a search with a model.onnx)
 IN_MEMORY_LAYER = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 TESTS = Path(__file__).parent
 NO_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1

@@ -20,9 +20,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from tests.builders import class_image, finish_with_weights, png_bytes
+from tests.builders import class_image, png_bytes
 from tests.web.packing import packed
-from tests.web.test_predict import exported_onnx
 
 pytestmark = [
     pytest.mark.django_db,
@@ -175,17 +174,6 @@ def breakers(kind: str) -> tuple[bytes, ...]:
 def test_the_breakers_break_pillow():
     raised = {_unexpected(raw) for kind in ("DDS", "SPIDER", "AVIF") for raw in breakers(kind)}
     assert {"NotImplementedError", "AttributeError", "RuntimeError"} <= raised, raised
-
-
-@pytest.fixture(scope="module")
-def onnx_bytes(tmp_path_factory):
-    return exported_onnx(2, 16, tmp_path_factory.mktemp("onnx"))
-
-
-@pytest.fixture
-def finished(search, onnx_bytes):
-    finish_with_weights(search, {"onnx": onnx_bytes})
-    return search
 
 
 def _assert_answered(r, name: str, where: str) -> None:

@@ -13,22 +13,10 @@ import redis
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from searchapp import predict, ratelimit
-from tests.builders import class_image, finish_with_weights, png_bytes
-from tests.web.test_predict import exported_onnx
+from tests.builders import class_image, png_bytes
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def onnx_bytes(tmp_path_factory):
-    return exported_onnx(2, 16, tmp_path_factory.mktemp("onnx"))
-
-
-@pytest.fixture
-def finished(search, onnx_bytes):
-    finish_with_weights(search, {"onnx": onnx_bytes})
-    return search
 
 
 def _png():
