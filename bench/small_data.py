@@ -205,19 +205,32 @@ def first_candidate_final(search: Search, result: SearchResult) -> float | None:
     return (first.final or {}).get("test_acc")
 
 
+def small_pairs(runs: list[dict], arm: str) -> list[tuple[dict, dict]]:
+    """(run of ``arm``, paper run) on the same dataset and seed, at most SMALL training images."""
+    by = {(r["dataset"], r["seed"], r["arm"]): r for r in runs}
+    return [
+        (r, by[(name, seed, "paper")])
+        for (name, seed, a), r in by.items()
+        if a == arm and (name, seed, "paper") in by and r["n_train"] <= SMALL
+    ]
+
+
+def acc_differences(pairs: list[tuple[dict, dict]]) -> list[float]:
+    """Final test accuracy of each pair's run minus the paper run's (points)."""
+    return [
+        r["test_acc"] - paper["test_acc"]
+        for r, paper in pairs
+        if r["test_acc"] is not None and paper["test_acc"] is not None
+    ]
+
+
 def summarise(runs: list[dict], arms: list[str]) -> dict:
     """The targets' figures, each from pairs of runs on the same dataset and seed."""
-    by = {(r["dataset"], r["seed"], r["arm"]): r for r in runs}
     out: dict = {}
     for arm in (a for a in arms if a != "paper"):
-        ratios, diffs = [], []
-        for (name, seed, a), r in by.items():
-            paper = by.get((name, seed, "paper"))
-            if a != arm or paper is None or r["n_train"] > SMALL:
-                continue
-            ratios.append(r["params"] / paper["params"])
-            if r["test_acc"] is not None and paper["test_acc"] is not None:
-                diffs.append(r["test_acc"] - paper["test_acc"])
+        pairs = small_pairs(runs, arm)
+        ratios = [r["params"] / paper["params"] for r, paper in pairs]
+        diffs = acc_differences(pairs)
         out[f"{arm}_vs_paper_median_params_ratio_small"] = _median(ratios)
         out[f"{arm}_minus_paper_mean_final_test_acc_small"] = _mean(diffs)
         out[f"{arm}_vs_paper_pairs_small"] = len(ratios)

@@ -107,7 +107,6 @@ def progress_context(search: Search, candidates: list[dict], cost: Cost | None) 
     per_epoch = [c["seconds"] / c["epochs"] for c in done if c.get("seconds") and c.get("epochs")]
     bound = cost.candidates if cost else None
     searching = search.phase in ("", *(name for name, _ in STEPS[:4]))
-    current = min(len(candidates) + 1, bound or 10**9) if searching else len(candidates)
     per_candidate = sum(seconds) / len(seconds) if seconds else None
     per_epoch = sum(per_epoch) / len(per_epoch) if per_epoch else None
     left = None
@@ -115,7 +114,7 @@ def progress_context(search: Search, candidates: list[dict], cost: Cost | None) 
         final = per_epoch * (cost.final_epochs if search.phase != "export" else 0)
         left = per_candidate * max(0, bound - len(candidates)) * searching + final
     return {
-        "current": current,
+        "current": len(candidates),
         "speculative": any(c.get("speculative") for c in candidates),
         "over_budget": any(c.get("status") == "over_budget" for c in candidates),
         "left": left,

@@ -75,6 +75,8 @@ PLAIN_HELP = {
     "folds": "Each candidate trains once per fold, each time checked on another part of the "
     "training images, so that every training image counts in its score: K folds take K times "
     "the training time. Auto picks K from the number of training images.",
+    "target": "The int8 model must fit in the board's RAM and flash, less a reserve for the rest "
+    "of the program.",
 }
 DECISIONS = ("rule", "folds")
 """The settings the form shows together, under "How decisions are made"."""
@@ -157,7 +159,7 @@ def form_field(s: Setting) -> forms.Field:
         return field_class(
             choices=blank + [(str(v), plain.get(str(v), label)) for v, label in s.choices],
             initial="" if s.default is None else str(s.default),
-            widget=forms.RadioSelect if s.name in ("rule", "target") else forms.Select,
+            widget=forms.RadioSelect if s.name == "rule" else forms.Select,
             error_messages={"invalid_choice": f"{s.name} must be one of {allowed}, got %(value)r"},
             **common,
         )
@@ -211,10 +213,11 @@ class SearchForm(forms.Form):
     def presets(self) -> list[dict]:
         """The effort cards: each preset, and whether it is the chosen one."""
         chosen = self["effort"].value() or self.fields["effort"].initial
-        return [
-            {"name": k, "checked": k == chosen} | p for k, p in PRESETS.items()
-        ] + [{"name": "custom", "label": "Custom", "checked": chosen == "custom",
-              "text": "the epochs, depths and folds as set under Expert settings"}]  # fmt: skip
+        return [{"name": k, "checked": k == chosen} | p for k, p in PRESETS.items()]
+
+    def custom_effort(self) -> bool:
+        """Whether the settings match no preset (the page says "Custom" instead of a card)."""
+        return (self["effort"].value() or self.fields["effort"].initial) == "custom"
 
     def decision_fields(self) -> list:
         return [self[name] for name in DECISIONS]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from .models import Search
+from .nas.stats import wilson
 from .nas.targets import board
 
 # Plain names of the files a search hands over (download kind: name), in the "All files" list
@@ -39,6 +40,11 @@ def _int8_export(exports: dict) -> tuple[str, dict] | None:
     return None
 
 
+def _wilson_of(acc: float, n: int | None) -> list[float] | None:
+    """The 95% interval of an accuracy measured on the n test images (a result without one)."""
+    return wilson(round(acc * n / 100.0), n) if n else None
+
+
 def headline(search: Search) -> dict | None:
     """{"acc", "ci95", "file", "label"} of the file the user downloads, or None before any
     candidate has a test accuracy. With a board and an int8 export: the int8 .tflite's test
@@ -49,7 +55,8 @@ def headline(search: Search) -> dict | None:
     if found:
         name, e = found
         where = "run in TensorFlow Lite Micro" if name == "tflm" else "int8 .tflite"
-        return {"acc": float(e["test_acc"]), "ci95": e.get("test_ci95"), "file": "int8_tflite",
+        ci95 = e.get("test_ci95") or _wilson_of(float(e["test_acc"]), search.dataset.num_test)
+        return {"acc": float(e["test_acc"]), "ci95": ci95, "file": "int8_tflite",
                 "label": f"test accuracy of the model for the board ({where})"}  # fmt: skip
     final = search.final or {}
     if final.get("test_acc") is not None:

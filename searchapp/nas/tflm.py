@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .stats import wilson
+
 MAX_ARENA = 1 << 28  # 256 MiB: far above any model of this search space
 PROBE_TIMEOUT_S = 120  # one trial allocation and run; a child stuck this long is killed
 
@@ -159,7 +161,7 @@ def predict(interp, x_uint8: np.ndarray) -> np.ndarray:
 
 def check(tflite: str | os.PathLike, data, ram_limit_kb: float | None = None, by: str = "") -> dict:
     """exports.tflm without "vs_tflite": {"file", "arena_bytes", "arena_search", "test_acc",
-    "runtime", "ops", "fits"}. `ram_limit_kb` (KB) is the search's RAM budget and `by` what
+    "test_ci95", "runtime", "ops", "fits"}. `ram_limit_kb` (KB) is the search's RAM budget and `by` what
     set it ("target nano33ble", "max_ram_kb"); without one, "fits" is None."""
     model = Path(tflite).read_bytes()
     arena = smallest_arena(model)
@@ -168,14 +170,16 @@ def check(tflite: str | os.PathLike, data, ram_limit_kb: float | None = None, by
     if interp is None:  # allocation is deterministic: the arena that just worked works again
         raise TFLMError(f"TFLM ran the model in {arena} bytes once, then failed to")
     labels = np.asarray(data.y_test)
-    acc = None
+    acc = ci95 = None
     if len(labels):
-        acc = round(float((predict(interp, data.x_test) == labels).mean() * 100.0), 2)
+        correct = int((predict(interp, data.x_test) == labels).sum())
+        acc, ci95 = round(100.0 * correct / len(labels), 2), wilson(correct, len(labels))
     return {
         "file": Path(tflite).name,
         "arena_bytes": arena,
         "arena_search": "bisection on arena_size to 1 byte",
         "test_acc": acc,
+        "test_ci95": ci95,
         "runtime": runtime_name(),
         "ops": model_ops(model),
         "fits": fits(arena, ram_limit_kb, by),

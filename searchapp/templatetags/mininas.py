@@ -101,14 +101,14 @@ def _epoch_text(p: dict) -> str:
 
 @register.filter
 def progress(p) -> str:
-    """A search's progress: 'Candidate 3 (depth): epoch 2/5, test 61.25%'."""
+    """A search's progress: 'Training #3 (depth): epoch 2/5, test 61.25%' (# as in the table)."""
     epoch = _epoch_text(p) if p else ""
     if p and p.get("phase") == "final":
         return f"Final training of the chosen network: {epoch}"
     if not p or _missing(p.get("index")):
         return "waiting for the worker…"
     val = "" if _missing(p.get("val_acc")) else f", validation {pct(p['val_acc'])}"
-    return f"Candidate {p['index']} ({p.get('phase') or ''}): {epoch}{val}{_test_acc(p)}"
+    return f"Training #{p['index']} ({p.get('phase') or ''}): {epoch}{val}{_test_acc(p)}"
 
 
 @register.filter

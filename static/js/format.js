@@ -39,14 +39,14 @@ export const epochs = (p) => (p && p.epoch ? "epoch " + p.epoch + "/" + p.epochs
  * the first epoch. */
 const epochText = (p) => (!p.epoch ? "starting…" : "epoch " + p.epoch + (p.epochs ? "/" + p.epochs : ""));
 
-/** A search's progress {index, phase, epoch, epochs, val_acc, test_acc}: "Candidate 3 (depth): epoch 2/5",
+/** A search's progress {index, phase, epoch, epochs, val_acc, test_acc}: "Training #3 (depth): epoch 2/5",
  * or the final training's {phase: "final", epoch, epochs}. */
 export function progress(p) {
   const epoch = p ? epochText(p) : "";
   if (p && p.phase === "final") return "Final training of the chosen network: " + epoch;
   if (!p || missing(p.index)) return "waiting for the worker…";
   const val = missing(p.val_acc) ? "" : ", validation " + pct(p.val_acc);
-  return "Candidate " + p.index + " (" + text(p.phase) + "): " + epoch + val + testAcc(p);
+  return "Training #" + p.index + " (" + text(p.phase) + "): " + epoch + val + testAcc(p);
 }
 
 /** A candidate's size and accuracy: "12,345 params · 71.25%". */

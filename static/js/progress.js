@@ -86,8 +86,7 @@ export function showCandidates(candidates) {
   info.perCandidate = trained.length ? trained.reduce((s, c) => s + c.seconds, 0) / trained.length : null;
   const perEpoch = trained.filter((c) => c.epochs > 0).map((c) => c.seconds / c.epochs);
   info.perEpoch = perEpoch.length ? perEpoch.reduce((s, v) => s + v, 0) / perEpoch.length : null;
-  const searching = SEARCH_PHASES.includes(info.phase);
-  if (info.max) $("candidate-current").textContent = String(searching ? Math.min(info.done + 1, info.max) : info.done);
+  if (info.max) $("candidate-current").textContent = String(info.done);
   const all = [...candidates.values()];
   $("caption-speculative").hidden = !all.some((c) => c.speculative);
   $("caption-over").hidden = !all.some((c) => c.status === "over_budget");

@@ -3,7 +3,7 @@
 // (GET searches/new/estimate/ with the form's fields): the folds that auto (or the user) chose,
 // the cost bound with them, and each effort preset's time at the workers' measured speed. The
 // server computes all of it, so the page never guesses. An effort card writes its settings into
-// the expert fields; editing one of those fields by hand makes the effort "Custom".
+// the expert fields; editing one of those fields by hand unticks the cards and says "Custom".
 
 const form = document.getElementById("search-form");
 const $ = (id) => document.getElementById(id);
@@ -64,6 +64,13 @@ function matchingPreset() {
   return "custom";
 }
 
+/** Tick the card of the preset the fields match; none, and say "Custom", when they match none. */
+function markEffort() {
+  const name = matchingPreset();
+  for (const radio of form.querySelectorAll('input[name="effort"]')) radio.checked = radio.value === name;
+  $("custom-effort").hidden = name !== "custom";
+}
+
 /** A field with an error loses its mark once the user changes it (the server checks again). */
 function clearMark(target) {
   if (!target || target.getAttribute("aria-invalid") !== "true") return;
@@ -76,19 +83,15 @@ if (form) {
   const presetFields = new Set(Object.values(presets).flatMap((s) => Object.keys(s)));
   form.addEventListener("change", (event) => {
     const t = event.target;
-    if (t.name === "effort") applyPreset(t.value);
-    else if (presetFields.has(t.name)) {
-      const radio = form.querySelector('input[name="effort"][value="' + matchingPreset() + '"]');
-      if (radio) radio.checked = true;
-    }
+    if (t.name === "effort") {
+      applyPreset(t.value);
+      $("custom-effort").hidden = true;
+    } else if (presetFields.has(t.name)) markEffort();
     if (t.name === "target" && t.value === "custom") $("expert").open = true;
   });
   form.addEventListener("input", (event) => {
     clearMark(event.target);
-    if (presetFields.has(event.target.name)) {
-      const radio = form.querySelector('input[name="effort"][value="' + matchingPreset() + '"]');
-      if (radio) radio.checked = true;
-    }
+    if (presetFields.has(event.target.name)) markEffort();
   });
 }
 

@@ -95,7 +95,7 @@ def test_the_form_fits_a_phone_and_its_presets_are_clickable(stack, ids):
                 page.goto(stack.url + "/searches/new/", wait_until="load")
                 assert page.evaluate(FITS), name
                 assert page.is_checked("#id_effort_balanced")
-                assert page.is_checked("#id_target_0")  # no board
+                assert page.input_value("#id_target") == "none"  # no board
                 assert not page.is_visible("#id_epochs")  # Expert settings start closed
                 assert page.text_content("#time-text").startswith("at most about")
                 page.click("label[for=id_effort_quick]")  # the card, anywhere on it
@@ -110,7 +110,10 @@ def test_the_form_fits_a_phone_and_its_presets_are_clickable(stack, ids):
                 page.click("#expert summary")
                 page.fill("#id_epochs", "12")
                 page.dispatch_event("#id_epochs", "change")
-                assert page.is_checked("#id_effort_custom")
+                assert page.locator("input[name=effort]:checked").count() == 0
+                assert page.is_visible("#custom-effort")
+                page.click("label[for=id_effort_thorough]")
+                assert not page.is_visible("#custom-effort")
                 assert page.evaluate(FITS), name
         finally:
             browser.close()
@@ -133,7 +136,7 @@ def test_the_search_pages_show_progress_and_a_legend_of_what_is_drawn(stack, ids
                 page.goto(base.format(ids["run"]), wait_until="load")
                 page.wait_for_function("() => window.Chart && Chart.getChart('candidates-chart')")
                 assert page.text_content("#phase-stepper li.current") == "Width"
-                assert page.text_content("#candidate-current") == "4"
+                assert page.text_content("#candidate-current") == "3"
                 assert page.text_content("#time-left").startswith("at most about")
                 legend = page.evaluate(LEGEND)
                 assert legend == ["depth", "accepted", "trade-off front"], legend

@@ -32,7 +32,7 @@ def test_the_page_and_the_api_show_the_board_latency(alice, alice_client, datase
     s = _search_with_a_candidate(alice, dataset, "nano33ble")
     html = alice_client.get(f"/searches/{s.pk}/").content.decode()
     row = html.split('<tr data-index="0"', 1)[1].split("</tr>", 1)[0]
-    assert '<td class="more" data-field="board_latency_ms" data-format="ms">12.35 ms</td>' in row
+    assert '<td data-label="Board latency" class="more" data-field="board_latency_ms" data-format="ms">12.35 ms</td>' in row
     template = html.split('<template id="candidate-row">', 1)[1].split("</template>", 1)[0]
     assert 'data-field="board_latency_ms" data-format="ms"' in template  # what sockets append
     assert 'title="estimate ±35%: TFLM + CMSIS-NN on the nRF52840 at 64 MHz' in html

@@ -62,6 +62,17 @@ def test_the_headline_prefers_the_microcontroller_runtimes_own_score(board_searc
     assert headline(board_search)["acc"] == 71.5
 
 
+def test_a_runtime_score_without_an_interval_gets_wilsons_from_the_test_images(board_search):
+    from searchapp.nas.stats import wilson
+
+    n = board_search.dataset.num_test
+    tflm = {k: v for k, v in TFLM.items() if k != "test_ci95"} | {"test_acc": 100.0}
+    board_search.exports = board_search.exports | {"tflm": tflm}
+    h = headline(board_search)
+    assert (h["acc"], h["ci95"]) == (100.0, wilson(n, n))
+    assert h["ci95"][0] < 100.0 and h["ci95"][1] == 100.0
+
+
 def test_without_a_board_the_headline_is_the_final_float_model(board_search):
     board_search.settings = {}
     h = headline(board_search)

@@ -60,11 +60,11 @@ def test_custom_effort_keeps_the_expert_settings(alice_client, dataset):
 
 def test_the_page_offers_three_choices_first_and_every_setting_once(alice_client, dataset):
     html = alice_client.get("/searches/new/").content.decode()
-    top = html.index('id="step-dataset"'), html.index('id="board-choice"')
+    top = html.index('id="step-dataset"'), html.index('id="step-board"')
     assert top[0] < top[1] < html.index('id="effort-choice"') < html.index('id="expert"')
     assert 'value="balanced" id="id_effort_balanced" checked' in html
-    assert 'value="none" id="id_target_0" required checked' in html
-    assert "No board (no size limit)" in html
+    assert '<option value="none" selected>No board (no size limit)</option>' in html
+    assert 'id="custom-effort" hidden' in html
     assert '<details id="expert" class="settings-box">' in html  # closed
     for s in SETTINGS:
         assert html.count(f'name="{s.name}"') >= 1, s.name
@@ -200,7 +200,7 @@ def test_the_stepper_and_the_count_follow_the_phase(alice_client, search):
     assert '<li class="current" data-step="width" aria-current="step">' in html
     bound = search_cost(search.dataset, search.settings)
     assert (
-        f'<strong id="candidate-current">3</strong> of at most <strong id="candidate-max">{bound.candidates}</strong>'
+        f'<strong id="candidate-current">2</strong> of at most <strong id="candidate-max">{bound.candidates}</strong>'
         in html
     )  # noqa: E501
     left = 12.0 * (bound.candidates - 2) + 4.0 * bound.final_epochs

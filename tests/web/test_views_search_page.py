@@ -86,10 +86,10 @@ def test_the_candidate_rows_have_the_headers_columns(alice_client, finished):
 
 def test_the_progress_line_says_starting_until_the_first_epoch():
     assert mininas.progress({"index": 3, "phase": "depth", "epoch": 0}) == (
-        "Candidate 3 (depth): starting…"
+        "Training #3 (depth): starting…"
     )
-    assert mininas.progress({"index": 3, "phase": "depth"}) == "Candidate 3 (depth): starting…"
-    assert mininas.progress({"index": 3, "phase": "op", "epoch": 2}) == "Candidate 3 (op): epoch 2"
+    assert mininas.progress({"index": 3, "phase": "depth"}) == "Training #3 (depth): starting…"
+    assert mininas.progress({"index": 3, "phase": "op", "epoch": 2}) == "Training #3 (op): epoch 2"
     final = mininas.progress({"phase": "final", "epoch": 0, "epochs": 15})
     assert final == "Final training of the chosen network: starting…"
     assert mininas.epochof({"epoch": 1}) == "epoch 1"

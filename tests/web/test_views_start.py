@@ -53,7 +53,7 @@ def test_a_running_search_shows_its_progress_and_a_link_to_watch_it(alice_client
     html = _page(alice_client)
     assert _stage(html) == "running" and _current(html) == ["step-search"]
     assert f'id="action-search" href="/searches/{search.pk}/">Watch it live' in html
-    assert 'max="5" value="2"' in html and "Candidate 4 (width): epoch 2/5" in html
+    assert 'max="5" value="2"' in html and "Training #4 (width): epoch 2/5" in html
     assert "phase width" in html
 
 
@@ -65,7 +65,9 @@ def test_a_finished_search_offers_its_model_and_downloads(alice_client, alice, d
     assert f'class="button primary" id="action-deploy" href="/searches/{s.pk}/"' in html
     assert f'href="/searches/{s.pk}/download/pt/" download>Weights (.pt)' in html
     assert f'href="/searches/{s.pk}/download/onnx/" download>ONNX (.onnx)' in html
-    assert "82.50%" in html and "final model 84.00%" in html
+    # the headline (the final model's file, no board), as on the list and the search page
+    assert '<strong class="headline-acc">84.00%' in html and "82.50%" not in html
+    assert "test accuracy of the final model" in html
     assert "Start another search" in html
 
 

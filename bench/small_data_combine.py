@@ -1,0 +1,153 @@
+"""Combine small_data.py results of one protocol run over different seeds.
+
+    python bench/small_data_combine.py RESULT.json [RESULT.json ...] [--json-out F]
+
+Every file must hold the same protocol but for ``--seeds``, and no (dataset, seed, arm) twice.
+Prints one JSON object: ``summary`` with small_data.py's keys, computed over all the runs, plus,
+for each evidence arm, the paired differences of final test accuracy against the paper arm
+(same dataset and seed, at most 500 training images): their mean, standard deviation, number of
+pairs and a 95% Student t-interval of the mean (``mean ± t(0.975, n-1) · sd / √n``, the pairs
+taken as independent); ``per_dataset`` holds each dataset's and arm's figures as the docs'
+table shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import emit  # noqa: E402
+from bench.small_data import _mean, _median, acc_differences, small_pairs, summarise  # noqa: E402
+
+
+def t_two_sided(t: float, df: int) -> float:
+    """P(|T| < t) for Student's t with integer ``df`` (Abramowitz & Stegun 26.7.3-4)."""
+    theta = math.atan(t / math.sqrt(df))
+    c2 = math.cos(theta) ** 2
+    term = total = 1.0
+    if df % 2 == 0:
+        for k in range(1, df // 2):
+            term *= (2 * k - 1) / (2 * k) * c2
+            total += term
+        return math.sin(theta) * total
+    if df == 1:
+        return 2 * theta / math.pi
+    for k in range(1, (df - 1) // 2):
+        term *= (2 * k) / (2 * k + 1) * c2
+        total += term
+    return 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * total)
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The t with P(|T| < t) = p, by bisection."""
+    lo, hi = 0.0, 1e6
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if t_two_sided(mid, df) < p else (lo, mid)
+    return (lo + hi) / 2
+
+
+def t_interval(xs: list[float], level: float = 0.95) -> list[float] | None:
+    """Student t-interval of the mean of ``xs``."""
+    if len(xs) < 2:
+        return None
+    m = statistics.fmean(xs)
+    half = t_quantile(level, len(xs) - 1) * statistics.stdev(xs) / math.sqrt(len(xs))
+    return [round(m - half, 3), round(m + half, 3)]
+
+
+def load(paths: list[str]) -> tuple[dict, list[dict], list[dict]]:
+    """(shared protocol with the seeds joined, all runs, one line per source file)."""
+    protocol, runs, sources, seen = None, [], [], set()
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text())
+            this = dict(data["protocol"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            sys.exit(f"error: {path}: not a small_data.py result ({e})")
+        seeds = this.pop("seeds")
+        if protocol is None:
+            protocol = this
+        elif this != protocol:
+            keys = sorted(
+                k for k in this.keys() | protocol.keys() if this.get(k) != protocol.get(k)
+            )
+            sys.exit(f"error: {path}: protocol differs in {', '.join(keys)}")
+        for r in data["runs"]:
+            key = (r["dataset"], r["seed"], r["arm"])
+            if key in seen:
+                sys.exit(f"error: {path}: {key} appears in more than one file")
+            seen.add(key)
+            runs.append(r)
+        sources.append(
+            {"file": path, "seeds": seeds, "machine": data.get("machine"),
+             "torch": data.get("torch"), "wall_seconds": data.get("wall_seconds")}
+        )  # fmt: skip
+    seeds = ",".join(str(s) for s in sorted({r["seed"] for r in runs}))
+    return {**protocol, "seeds": seeds}, runs, sources
+
+
+def paired(runs: list[dict], arms: list[str]) -> dict:
+    """Per evidence arm: the paired differences of final test accuracy against paper."""
+    out: dict = {"interval_method": "Student t-interval over the paired differences, 95%"}
+    for arm in (a for a in arms if a != "paper"):
+        diffs = acc_differences(small_pairs(runs, arm))
+        key = f"{arm}_minus_paper_final_test_acc_small"
+        out[f"{key}_mean"] = _mean(diffs)
+        out[f"{key}_sd"] = round(statistics.stdev(diffs), 3) if len(diffs) > 1 else None
+        out[f"{key}_ci95"] = t_interval(diffs)
+        out[f"{key}_pairs"] = len(diffs)
+    return out
+
+
+def per_dataset(runs: list[dict], arms: list[str]) -> list[dict]:
+    """Per dataset and arm: median params and RAM, mean test and first, median width, sum time."""
+    rows = []
+    for name in sorted({r["dataset"] for r in runs}):
+        for arm in arms:
+            sel = [r for r in runs if r["dataset"] == name and r["arm"] == arm]
+            rows.append(
+                {
+                    "dataset": name,
+                    "arm": arm,
+                    "n_train": sel[0]["n_train"],
+                    "runs": len(sel),
+                    "median_params": _median([r["params"] for r in sel]),
+                    "median_ram_kb": _median([r["ram_kb"] for r in sel]),
+                    "mean_test_acc": _mean([r["test_acc"] for r in sel]),
+                    "mean_first_candidate_test_acc": _mean(
+                        [r["first_candidate_test_acc"] for r in sel]
+                    ),
+                    "median_interval_width": _median([r["interval_width"] for r in sel]),
+                    "train_seconds": round(sum(r["train_seconds"] for r in sel), 1),
+                }
+            )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("results", nargs="+", help="small_data.py JSON files")
+    p.add_argument("--json-out", default=None)
+    args = p.parse_args(argv)
+    protocol, runs, sources = load(args.results)
+    arms = [a for a in protocol["arms"].split(",") if a]
+    out = {
+        "benchmark": "small_data_combined",
+        "protocol": protocol,
+        "sources": sources,
+        "wall_seconds": round(sum(s["wall_seconds"] or 0 for s in sources), 1),
+        "summary": summarise(runs, arms) | paired(runs, arms),
+        "per_dataset": per_dataset(runs, arms),
+    }
+    return emit(out, args)
+
+
+if __name__ == "__main__":
+    main()
