@@ -113,8 +113,9 @@ def progress(p) -> str:
 
 @register.filter
 def score(c) -> str:
-    """A candidate's size and accuracy: '12,345 params · 71.25%', or a dash."""
-    return f"{num(c['params'])} params · {pct(c['test_acc'])}" if c else DASH
+    """A candidate's size and its own test accuracy in the search: '12,345 params · test 71.25%
+    in the search' (the headline result, once there is one, is the file's), or a dash."""
+    return f"{num(c['params'])} params · test {pct(c['test_acc'])} in the search" if c else DASH
 
 
 @register.filter

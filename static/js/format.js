@@ -49,8 +49,9 @@ export function progress(p) {
   return "Training #" + p.index + " (" + text(p.phase) + "): " + epoch + val + testAcc(p);
 }
 
-/** A candidate's size and accuracy: "12,345 params · 71.25%". */
-export const score = (c) => (c ? num(c.params) + " params · " + pct(c.test_acc) : DASH);
+/** A candidate's size and its own test accuracy in the search: "12,345 params · test 71.25% in the
+ * search" (the headline result, once there is one, is the file's). */
+export const score = (c) => (c ? num(c.params) + " params · test " + pct(c.test_acc) + " in the search" : DASH);
 
 /** {"created": 21, "skipped": 10} -> "21 created, 10 skipped". */
 export const counts = (c) =>

@@ -65,7 +65,8 @@ CARDS = """
 () => {
   const box = document.getElementById("candidates-box");
   const row = document.querySelector("#candidates-table tbody tr");
-  return { display: getComputedStyle(row).display, scroll: box.scrollWidth, client: box.clientWidth };
+  const more = getComputedStyle(row.querySelector("td.more")).display;  // under "All columns"
+  return { display: getComputedStyle(row).display, more, scroll: box.scrollWidth, client: box.clientWidth };
 }
 """
 
@@ -184,7 +185,8 @@ def test_a_new_user_goes_from_a_folder_to_a_model_for_the_board(stack, tmp_path,
             assert "95% CI" in walk.text("#summary-headline")
             if width == "390":  # each candidate a card: every column's value, nothing cut off
                 box = page.evaluate(CARDS)
-                assert box["display"] == "block" and box["scroll"] <= box["client"], box
+                assert box["display"] == "block" and box["more"] == "none", box
+                assert box["scroll"] <= box["client"], box
             walk.check("6-search-finished")
             with page.expect_download() as download:
                 page.click("#download-all")
