@@ -92,8 +92,8 @@ def memory_bars(search: Search, limits: dict) -> list[dict]:
     if arena:
         ram = _bar("RAM", arena / 1024, limits.get("ram_kb"), "measured: TFLM's tensor arena")
     else:
-        ram = _bar("RAM", best and best.ram_kb, limits.get("ram_kb"), "estimate (search)")
-    flash = _bar("Flash", best and best.flash_kb, limits.get("flash_kb"), "estimate (search)")
+        ram = _bar("RAM", best and best.ram_kb, limits.get("ram_kb"), "the search's estimate")
+    flash = _bar("Flash", best and best.flash_kb, limits.get("flash_kb"), "the search's estimate")
     return [b for b in (ram, flash) if b]
 
 

@@ -73,7 +73,7 @@ export function setUpTryIt(section) {
   }
 
   input.addEventListener("change", () => {
-    send(input.files);
+    if (input.files.length) send(input.files); // nothing picked (the picker closed): nothing to say
     input.value = "";
   });
   drop.addEventListener("dragover", (ev) => {

@@ -121,7 +121,7 @@ def test_the_deploy_card_says_it_fits_from_the_candidates_estimate(alice_client,
     board_search.best.ram_kb, board_search.best.flash_kb = 40.0, 120.0
     board_search.best.save()
     card = deploy(board_search)
-    assert card["fits"] is True and card["bars"][0]["source"].startswith("estimate")
+    assert card["fits"] is True and card["bars"][0]["source"] == "the search's estimate"
     assert [b["budget_kb"] for b in card["bars"]] == [192.0, 864.0]
     html = alice_client.get(f"/searches/{board_search.pk}/").content.decode()
     assert "✓ fits the board" in html and "does not fit" not in html
