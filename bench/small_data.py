@@ -15,6 +15,8 @@ Arms, each a whole search with selection on validation and the final training:
   paper          ``--rule paper --folds 1``: Algorithm 1's thresholds on point estimates
   evidence       ``--rule evidence --folds 1``: the evidence rule on the single validation split
   evidence_auto  ``--rule evidence --folds auto``: the evidence rule on out-of-fold scores
+  evidence_k3    ``--rule evidence --folds 3`` (asked for by name): out-of-fold scores at any
+                 size, where auto would use one split
 
 Per run: the chosen network's parameters and int8 RAM, the final model's test accuracy and
 interval, the summed training time (candidates; final training apart), the decision intervals'
@@ -49,7 +51,9 @@ ARMS = {
     "paper": {"rule": "paper", "folds": "1"},
     "evidence": {"rule": "evidence", "folds": "1"},
     "evidence_auto": {"rule": "evidence", "folds": "auto"},
+    "evidence_k3": {"rule": "evidence", "folds": "3"},  # not a default arm: 3 folds at any size
 }
+DEFAULT_ARMS = "paper,evidence,evidence_auto"
 SMALL = 500  # "small data": at most this many training images
 AT = 400  # the training-set size the interval widths are compared at
 
@@ -61,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--folders", default="", help="only these folder names (blank: every one)")
     p.add_argument("--sizes", default="100,200,500,1000", help="npz subsets: images per class")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--arms", default=",".join(ARMS))
+    p.add_argument("--arms", default=DEFAULT_ARMS, help=f"of {', '.join(ARMS)}")
     p.add_argument("--test-per-class", type=int, default=None, help="cap the npz test split")
     p.add_argument("--image-size", type=int, default=None, help="rescale every image (px)")
     p.add_argument("--epochs", type=int, default=None, help="per candidate (blank: recipe's)")
@@ -192,6 +196,11 @@ def run_arm(data: ImageData, config: SearchConfig) -> tuple[dict, Search, Search
             "wall_seconds": round(time.perf_counter() - t0, 2),
             "interval_width": _median(widths),
             "decisions": len(widths),
+            "steps": [  # what each candidate was and why it was or was not taken
+                [c["index"], c["phase"], c["params"], c["accepted"], c["reason"]]
+                for c in result.candidates
+                if not c["speculative"]
+            ],
         },
         search,
         result,
@@ -250,6 +259,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     arms = [a for a in args.arms.split(",") if a]
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        raise SystemExit(f"small_data.py: unknown arm {unknown[0]!r} (arms: {', '.join(ARMS)})")
     runs: list[dict] = []
     t0 = time.perf_counter()
     for seed in [int(s) for s in args.seeds.split(",")]:

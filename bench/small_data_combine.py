@@ -69,9 +69,10 @@ def load(paths: list[str]) -> tuple[dict, list[dict], list[dict]]:
         try:
             data = json.loads(Path(path).read_text())
             this = dict(data["protocol"])
+            seeds = this.pop("seeds")
+            file_runs = [(r, (r["dataset"], r["seed"], r["arm"])) for r in data["runs"]]
         except (OSError, ValueError, KeyError, TypeError) as e:
-            sys.exit(f"error: {path}: not a small_data.py result ({e})")
-        seeds = this.pop("seeds")
+            sys.exit(f"error: {path}: not a small_data.py result ({e!r})")
         if protocol is None:
             protocol = this
         elif this != protocol:
@@ -79,8 +80,7 @@ def load(paths: list[str]) -> tuple[dict, list[dict], list[dict]]:
                 k for k in this.keys() | protocol.keys() if this.get(k) != protocol.get(k)
             )
             sys.exit(f"error: {path}: protocol differs in {', '.join(keys)}")
-        for r in data["runs"]:
-            key = (r["dataset"], r["seed"], r["arm"])
+        for r, key in file_runs:
             if key in seen:
                 sys.exit(f"error: {path}: {key} appears in more than one file")
             seen.add(key)
@@ -112,6 +112,8 @@ def per_dataset(runs: list[dict], arms: list[str]) -> list[dict]:
     for name in sorted({r["dataset"] for r in runs}):
         for arm in arms:
             sel = [r for r in runs if r["dataset"] == name and r["arm"] == arm]
+            if not sel:
+                continue
             rows.append(
                 {
                     "dataset": name,

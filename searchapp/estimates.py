@@ -114,13 +114,12 @@ def progress_context(search: Search, candidates: list[dict], cost: Cost | None) 
         final = per_epoch * (cost.final_epochs if search.phase != "export" else 0)
         left = per_candidate * max(0, bound - len(candidates)) * searching + final
     return {
-        "current": len(candidates),
+        "current": len(done),  # trained: an over-budget candidate never is
         "speculative": any(c.get("speculative") for c in candidates),
         "over_budget": any(c.get("status") == "over_budget" for c in candidates),
         "left": left,
         "left_text": about(left) if left is not None else "",
         "steps": steps(search.phase, search.status),
-        "done": len(candidates),
         "max_candidates": bound,
         "final_epochs": cost.final_epochs if cost else 0,
         "candidate_seconds": per_candidate,

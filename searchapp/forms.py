@@ -70,7 +70,8 @@ PLAIN_HELP = {
     "rule": "A small validation set is noisy: a network can look a point better by luck. The "
     "recommended rule compares each candidate with the current best on the same images and "
     "keeps a larger network only when its gain is clear beyond that noise (its 95% interval), "
-    "a smaller one unless it is clearly worse. The paper's rule compares the two accuracies "
+    "a smaller one unless it is clearly worse. Layer changes that each looked a little better "
+    "are also tried once all together. The paper's rule compares the two accuracies "
     "with the thresholds below as they are.",
     "folds": "Each candidate trains once per fold, each time checked on another part of the "
     "training images, so that every training image counts in its score: K folds take K times "
@@ -210,14 +211,24 @@ class SearchForm(forms.Form):
         """Whether a field under Expert settings has an error (the page opens them then)."""
         return any(f.errors for _, fields in self.expert_groups() for f in fields)
 
+    def chosen_effort(self) -> str:
+        """The effort card to tick: the one sent; a form sent back without one (the user
+        edited the settings into Custom) ticks the preset its fields match, or none."""
+        sent = self["effort"].value()
+        if sent:
+            return sent
+        if self.is_bound:
+            return preset_of({s.name: self.data.get(s.name) for s in SETTINGS})
+        return self.fields["effort"].initial
+
     def presets(self) -> list[dict]:
         """The effort cards: each preset, and whether it is the chosen one."""
-        chosen = self["effort"].value() or self.fields["effort"].initial
+        chosen = self.chosen_effort()
         return [{"name": k, "checked": k == chosen} | p for k, p in PRESETS.items()]
 
     def custom_effort(self) -> bool:
         """Whether the settings match no preset (the page says "Custom" instead of a card)."""
-        return (self["effort"].value() or self.fields["effort"].initial) == "custom"
+        return self.chosen_effort() == "custom"
 
     def decision_fields(self) -> list:
         return [self[name] for name in DECISIONS]

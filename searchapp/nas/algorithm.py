@@ -181,46 +181,85 @@ class Walk:
         return True
 
     def _layer(self, what: str, options: Iterable) -> bool:
-        """Layer by layer, try each other op (or kernel); keep one only if it improves the best."""
+        """Layer by layer, try each other op (or kernel); keep one only if it improves the best.
+        Under the evidence rule the phase ends with the joint step (``_joint``)."""
         s = self.s
         self.set_phase(what)
         arch = Arch.from_dict(self.best.arch)
+        promising: dict[int, tuple[float, object]] = {}  # layer -> (diff, value)
+        complete = True  # every change of the phase has a known result
         for i in range(arch.depth):
             for value in options:
                 current = arch.ops[i] if what == "op" else arch.kernels[i]
                 if value == current:
                     continue
                 cand = arch.with_layer(i, **{what: value})
-                name = f"layer {i + 1} {value if what == 'op' else f'k{value}'}"
                 rec = self.get(cand)
                 if rec is None:
                     return False
                 if s.is_over(rec):
+                    name = change_name(what, [(i, value)])
                     self.judge(rec, False, f"{name}: {s.over_reason(rec)}: skipped")
                     continue
                 if self.unknown(rec, self.best):
                     self.judge(rec, False, "assumed")
+                    complete = False
                     continue
-                if self._judge_change(rec, name):
+                kept, ev = self._judge_change(rec, change_name(what, [(i, value)]))
+                if kept:
                     arch = cand
+                    promising.pop(i, None)
+                elif s.by_evidence(ev) and ev["diff"] > 0:
+                    if ev["diff"] > promising.get(i, (0.0, None))[0]:
+                        promising[i] = (ev["diff"], value)
+        if complete and len(promising) >= 2:
+            changes = sorted((i, value) for i, (_, value) in promising.items())
+            return self._joint(what, arch, changes)
         return True
 
-    def _judge_change(self, rec: CandidateRecord, name: str) -> bool:
-        """Judge one op or kernel change against the best; True when it is kept."""
+    def _joint(self, what: str, arch: Arch, changes: list[tuple[int, object]]) -> bool:
+        """The evidence rule's joint step: the phase's rejected changes that gained on their
+        own (a positive difference, too small for its interval to clear 0) tried together, on
+        top of the phase's result, and judged by the same rule. Gains of half a point each,
+        which no single comparison resolves, add up; on noise they rarely do."""
+        s = self.s
+        joint = arch
+        for i, value in changes:
+            joint = joint.with_layer(i, **{what: value})
+        name = change_name(what, changes) + " together"
+        rec = self.get(joint)
+        if rec is None:
+            return False
+        if s.is_over(rec):
+            self.judge(rec, False, f"{name}: {s.over_reason(rec)}: skipped")
+        elif self.unknown(rec, self.best):
+            self.judge(rec, False, "assumed")
+        else:
+            self._judge_change(rec, name)
+        return True
+
+    def _judge_change(self, rec: CandidateRecord, name: str) -> tuple[bool, dict | None]:
+        """Judge an op or kernel change against the best: (kept, the paired comparison)."""
         s, best = self.s, self.best
         ev = s.evidence(rec, best)
         if s.by_evidence(ev):
             ok, words = evidence_verdict(ev, rec.params - best.params, 0.0, 0.0)
             self.judge(rec, ok, f"{name}: {words}", ev)
-            return ok
+            return ok, ev
         gain = s.acc(rec) - s.acc(best)
         se = s.se(rec, best)
         need, note = s.threshold(0.0, se), s.noise(gain, se)
         if gain > need:
             self.judge(rec, True, f"{name} improves {gain:+.2f}{note}", ev)
-            return True
+            return True, ev
         if need > 0 and gain > 0:
             self.judge(rec, False, f"{name}: {gain:+.2f}, not above {need:.2f}{note}", ev)
         else:
             self.judge(rec, False, f"{name}: {gain:+.2f}, no gain{note}", ev)
-        return False
+        return False, ev
+
+
+def change_name(what: str, changes: list[tuple[int, object]]) -> str:
+    """'layer 2 conv', 'layer 3 k5', or 'layers 2 conv, 4 conv' for several."""
+    words = [f"{i + 1} {value if what == 'op' else f'k{value}'}" for i, value in changes]
+    return ("layer " if len(words) == 1 else "layers ") + ", ".join(words)

@@ -276,7 +276,8 @@ class SearchConfig:
         choices=RULE_LABELS.items(),
         help="evidence: a deeper or otherwise larger network is kept only when the interval of "
         "its gain, on the same validation images, lies above the threshold; a smaller one "
-        "unless it shows a clear loss. paper: Algorithm 1's thresholds on point estimates",
+        "unless it shows a clear loss; layer changes that each gained a little are then tried "
+        "together once. paper: Algorithm 1's thresholds on point estimates",
     )
     folds: str = setting(
         AUTO,

@@ -68,12 +68,16 @@ def pmac(macs: int | float) -> str:
     return f"{value:,.0f} PMAC" if value >= 100 else f"{value:.3g} PMAC"
 
 
-def max_candidates(space: SearchSpace) -> int:
-    """The most candidates Algorithm 1 can evaluate within `space` (1 + D' + W' + 3 D^f)."""
+def max_candidates(space: SearchSpace, rule: str = "paper") -> int:
+    """The most candidates Algorithm 1 can evaluate within `space` (1 + D' + W' + 3 D^f), and
+    under the evidence rule one joint step per op or kernel phase that has a choice."""
     deeper = space.max_depth - space.min_depth
     narrower = len(space.widths_down())
     per_layer = (len(space.ops) - 1) + (len(space.kernels) - 1)
-    return 1 + deeper + narrower + per_layer * space.max_depth
+    joint = 0
+    if rule == "evidence" and space.max_depth >= 2:
+        joint = (len(space.ops) > 1) + (len(space.kernels) > 1)
+    return 1 + deeper + narrower + per_layer * space.max_depth + joint
 
 
 def largest_arch(space: SearchSpace, stem: str) -> Arch:
@@ -92,7 +96,7 @@ def estimate(config: SearchConfig, images: int, image_size: int, num_classes: in
         images=images,
         epochs=config.epochs or RECIPES[config.recipe].epochs,
         macs=count_macs(arch, image_size=image_size, num_classes=num_classes),
-        candidates=max_candidates(config.space),
+        candidates=max_candidates(config.space, config.rule),
         final_epochs=final_epochs(config),
         folds=config.folds_for(images),
     )

@@ -1,4 +1,5 @@
-// The search page's progress box, kept live: the phase stepper, "candidate 7 of at most 13",
+// The search page's progress box, kept live: the phase stepper, "Candidates trained: 7 of at
+// most 63" (over-budget candidates are never trained, so not counted),
 // the elapsed time and an estimate of the time left, and the placeholder shown until the first
 // candidate arrives. The server rendered all of it (estimates.progress_context); search.js calls
 // these functions with what the socket brings.
@@ -86,7 +87,8 @@ export function showCandidates(candidates) {
   info.perCandidate = trained.length ? trained.reduce((s, c) => s + c.seconds, 0) / trained.length : null;
   const perEpoch = trained.filter((c) => c.epochs > 0).map((c) => c.seconds / c.epochs);
   info.perEpoch = perEpoch.length ? perEpoch.reduce((s, v) => s + v, 0) / perEpoch.length : null;
-  if (info.max) $("candidate-current").textContent = String(info.done);
+  const notOver = [...candidates.values()].filter((c) => c.status !== "over_budget").length;
+  if (info.max) $("candidate-current").textContent = String(notOver);
   const all = [...candidates.values()];
   $("caption-speculative").hidden = !all.some((c) => c.speculative);
   $("caption-over").hidden = !all.some((c) => c.status === "over_budget");

@@ -92,8 +92,8 @@ def stack(tmp_path_factory):
 class Walk:
     """One browser page walking the journey: every page is checked to fit, and photographed."""
 
-    def __init__(self, page, base: str, width: str):
-        self.page, self.base, self.width = page, base, width
+    def __init__(self, page, width: str):
+        self.page, self.width = page, width
         SHOTS.mkdir(parents=True, exist_ok=True)
 
     def check(self, step: str) -> None:
@@ -124,7 +124,7 @@ def test_a_new_user_goes_from_a_folder_to_a_model_for_the_board(stack, tmp_path,
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        walk = Walk(page, stack.url, width)
+        walk = Walk(page, width)
         try:
             sign_in(page, stack.url, user, "journey-password")
             assert page.get_attribute("#steps", "data-stage") == "upload"  # the start page

@@ -92,7 +92,7 @@ def test_the_issues_hostile_search_costs_far_more_than_a_default_one():
     )
     big = estimate(hostile, images=1600, image_size=64, num_classes=2)
     default = estimate(SearchConfig.from_dict({}), images=1600, image_size=64, num_classes=2)
-    assert big.candidates == 1 + 27 + 31 + 3 * 30
+    assert big.candidates == 1 + 27 + 31 + 3 * 30 + 2  # and the two joint steps
     assert big.search > 10_000 * default.search
     assert big.total > 9_000 * default.total  # each with its final training (1,000 and 90 epochs)
 

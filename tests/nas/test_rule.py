@@ -10,9 +10,10 @@ import zlib
 import numpy as np
 import pytest
 
+from searchapp.nas.cost import max_candidates
 from searchapp.nas.evidence import METHOD, encode_hits
 from searchapp.nas.search import NOT_NEEDED, Search, SearchConfig
-from searchapp.nas.space import Arch
+from searchapp.nas.space import Arch, SearchSpace
 from tests.nas.test_search import known_accuracy
 
 DEPTH_ONLY = {"min_depth": 3, "max_depth": 4, "min_width": 16, "max_width": 16, "ops": ("sep",)}
@@ -153,3 +154,88 @@ def test_a_resumed_search_replays_the_hits_and_takes_the_same_decisions():
     assert [{k: c[k] for k in keep} for c in resumed.candidates] == [
         {k: c[k] for k in keep} for c in full.candidates
     ]
+
+
+class SmallGains:
+    """1,000 validation images, 850 right with every layer sep; conv in layer i turns 20
+    wrong images right and 12 right ones wrong (its own images): +0.8 points, an interval
+    across 0. Conv in several layers adds their flips up."""
+
+    GAINERS = (0, 1, 2)  # layers where conv gains; elsewhere it loses 0.8 points
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, arch: Arch, on_epoch) -> dict:
+        self.calls.append(arch)
+        hits = np.arange(1000) < 850
+        for i, op in enumerate(arch.ops):
+            if op == "conv":
+                wrong, right = 850 + 30 * i + np.arange(20), 100 * i + np.arange(12)
+                if i not in self.GAINERS:
+                    wrong, right = wrong[:12], right.tolist() + list(range(400, 408))
+                hits[wrong], hits[right] = True, False
+        return {
+            "train_acc": 90.0,
+            "val_acc": round(100 * hits.mean(), 4),
+            "val_correct": [int(hits.sum()), 0],
+            "val_count": [1000, 0],
+            "val_hits": encode_hits(hits),
+            "test_acc": 50.0,
+        }
+
+
+OPS_ONLY = {"min_depth": 4, "max_depth": 4, "min_width": 16, "max_width": 16}
+OPS_ONLY |= {"ops": ("sep", "conv"), "kernels": (3,)}
+
+
+def test_small_gains_no_single_comparison_resolves_are_tried_together():
+    result = run(SmallGains(), **OPS_ONLY)
+    singles, joint = result.candidates[1:5], result.candidates[5]
+    for c in singles:
+        assert not c["accepted"] and c["evidence"]["ci95"][0] < 0
+    assert [c["evidence"]["diff"] for c in singles] == [0.8, 0.8, 0.8, -0.8]
+    assert joint["arch"]["ops"] == ["conv", "conv", "conv", "sep"]
+    assert joint["evidence"]["vs"] == 0 and joint["evidence"]["diff"] == 2.4
+    assert joint["evidence"]["ci95"][0] > 0 and joint["accepted"]
+    assert joint["phase"] == "op" and joint["reason"].startswith(
+        "layers 1 conv, 2 conv, 3 conv together: +2.4 points ["
+    )
+    assert result.best["index"] == 5 and len(result.candidates) == 6
+
+
+def test_the_joint_step_takes_only_changes_that_gained_and_needs_two_of_them():
+    SmallGains.GAINERS = (1,)
+    try:
+        result = run(SmallGains(), **OPS_ONLY)
+    finally:
+        SmallGains.GAINERS = (0, 1, 2)
+    assert len(result.candidates) == 5 and result.best["index"] == 0  # one gainer: no joint
+
+
+def test_the_paper_rule_has_no_joint_step_and_keeps_its_bound():
+    result = run(SmallGains(), rule="paper", **OPS_ONLY)
+    assert [c["accepted"] for c in result.candidates] == [True, True, True, True, False]
+    assert len(result.candidates) == 1 + 4 == max_candidates(SearchSpace(**OPS_ONLY), "paper")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_an_evidence_search_stays_within_its_bound_with_the_joint_steps(seed):
+    space = {"min_depth": 3, "max_depth": 4, "min_width": 16, "max_width": 32, "width_step": 16}
+
+    def random_hits(arch: Arch, on_epoch) -> dict:
+        rng = np.random.default_rng([seed, zlib.crc32(arch.key.encode())])
+        hits = rng.random(400) < rng.uniform(0.7, 0.9)
+        return {
+            "train_acc": 90.0,
+            "val_acc": round(100 * hits.mean(), 4),
+            "val_correct": [int(hits.sum()), 0],
+            "val_count": [400, 0],
+            "val_hits": encode_hits(hits),
+            "test_acc": 50.0,
+        }
+
+    result = run(random_hits, **space)
+    bound = max_candidates(SearchSpace(**space), "evidence")
+    assert bound == max_candidates(SearchSpace(**space), "paper") + 2
+    assert len(result.candidates) <= bound

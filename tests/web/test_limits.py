@@ -100,10 +100,10 @@ def test_a_search_over_the_cost_ceiling_is_refused_with_its_estimate(
     r = _post(alice_client, dataset, **HOSTILE)
     assert r.status_code == 400
     message = r.json()["error"]
-    # 32 training images of 16 px; 1 + 27 deeper + 31 narrower + 3 x 30 candidates, then the
-    # final training (3x the epochs, at most 1,000) on the same images
-    assert "this search may cost up to 474 PMAC (32 images x 1,000 epochs x" in message
-    assert "x 149 candidates, then a final training of 1,000 epochs), over the ceiling" in message
+    # 32 training images of 16 px; 1 + 27 deeper + 31 narrower + 3 x 30 candidates + 2 joint
+    # steps, then the final training (3x the epochs, at most 1,000) on the same images
+    assert "this search may cost up to 480 PMAC (32 images x 1,000 epochs x" in message
+    assert "x 151 candidates, then a final training of 1,000 epochs), over the ceiling" in message
     assert r.json()["limit"] == "SEARCH_MAX_COST_PMACS"
     assert not Search.objects.exists()
 
@@ -112,10 +112,10 @@ def test_the_page_and_the_command_give_the_same_estimate(alice_client, dataset, 
     settings.SEARCH_MAX_COST_PMACS = 1
     r = alice_client.post("/searches/new/", _form(dataset, **HOSTILE))
     assert r.status_code == 400
-    assert "474 PMAC" in r.content.decode() and "ceiling of 1 PMAC" in r.content.decode()
+    assert "480 PMAC" in r.content.decode() and "ceiling of 1 PMAC" in r.content.decode()
     args = ["--max-depth", "30", "--max-width", "512", "--epochs", "1000", "--recipe", "paper"]
     args += ["--folds", "1"]  # as the form above (TINY_SEARCH)
-    with pytest.raises(CommandError, match="474 PMAC .* over the ceiling of 1 PMAC"):
+    with pytest.raises(CommandError, match="480 PMAC .* over the ceiling of 1 PMAC"):
         call_command("search", str(dataset.pk), *args)
     with pytest.raises(CommandError, match="over the ceiling"):
         call_command("search", str(dataset.pk), "--sync", *args)

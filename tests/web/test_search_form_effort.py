@@ -193,6 +193,10 @@ def test_the_stepper_and_the_count_follow_the_phase(alice_client, search):
     search.save()
     for i in range(2):
         measured(search, index=i, seconds=12.0, epochs=3)
+    Candidate.objects.create(  # recorded, never trained: not counted as trained
+        search=search, index=2, phase="width", arch=ARCH, params=9000, status="over_budget",
+        reason="RAM 300 KB > 256 KB",
+    )  # fmt: skip
     html = alice_client.get(f"/searches/{search.pk}/").content.decode()
     steps = stepper(html)
     assert list(steps) == ["depth", "width", "op", "kernel", "final", "export"]
@@ -203,7 +207,7 @@ def test_the_stepper_and_the_count_follow_the_phase(alice_client, search):
         f'<strong id="candidate-current">2</strong> of at most <strong id="candidate-max">{bound.candidates}</strong>'
         in html
     )  # noqa: E501
-    left = 12.0 * (bound.candidates - 2) + 4.0 * bound.final_epochs
+    left = 12.0 * (bound.candidates - 3) + 4.0 * bound.final_epochs  # it took a place
     assert f'<strong id="time-left">at most {about(left)}</strong>' in html
 
 
@@ -256,3 +260,17 @@ def test_fields_edited_by_hand_win_over_the_effort_card(alice_client, dataset):
     assert alice_client.post("/searches/new/", form).status_code == 302
     stored = Search.objects.get().settings
     assert (stored["epochs"], stored["max_depth"]) == (4, 4)
+
+
+@pytest.mark.parametrize(("edited", "ticked"), [({"max_depth": 5}, None), ({}, "balanced")])
+def test_a_form_sent_back_without_an_effort_card_ticks_what_its_fields_match(
+    alice_client, dataset, edited, ticked
+):
+    # no card is ticked once the fields were edited into Custom, so none is sent
+    form = full_form(dataset, **edited, val_frac=2) | {"effort": ""}
+    r = alice_client.post("/searches/new/", form)
+    assert r.status_code == 400  # the error sends the form back
+    html = r.content.decode()
+    checked = [n for n in PRESETS if f'value="{n}" id="id_effort_{n}" checked' in html]
+    assert checked == ([ticked] if ticked else [])
+    assert ('id="custom-effort" hidden' in html) == (ticked is not None)
