@@ -2,7 +2,8 @@
 
     python bench/small_data_combine.py RESULT.json [RESULT.json ...] [--json-out F]
 
-Every file must hold the same protocol but for ``--seeds``, and no (dataset, seed, arm) twice.
+Every file must hold the same protocol but for ``--seeds`` and ``--arms`` (files of other arms on
+the same datasets and seeds join as more arms), and no (dataset, seed, arm) twice.
 Prints one JSON object: ``summary`` with small_data.py's keys, computed over all the runs, plus,
 for each evidence arm, the paired differences of final test accuracy against the paper arm
 (same dataset and seed, at most 500 training images): their mean, standard deviation, number of
@@ -69,7 +70,7 @@ def load(paths: list[str]) -> tuple[dict, list[dict], list[dict]]:
         try:
             data = json.loads(Path(path).read_text())
             this = dict(data["protocol"])
-            seeds = this.pop("seeds")
+            seeds, arms = this.pop("seeds"), this.pop("arms")
             file_runs = [(r, (r["dataset"], r["seed"], r["arm"])) for r in data["runs"]]
         except (OSError, ValueError, KeyError, TypeError) as e:
             sys.exit(f"error: {path}: not a small_data.py result ({e!r})")
@@ -86,11 +87,12 @@ def load(paths: list[str]) -> tuple[dict, list[dict], list[dict]]:
             seen.add(key)
             runs.append(r)
         sources.append(
-            {"file": path, "seeds": seeds, "machine": data.get("machine"),
+            {"file": path, "seeds": seeds, "arms": arms, "machine": data.get("machine"),
              "torch": data.get("torch"), "wall_seconds": data.get("wall_seconds")}
         )  # fmt: skip
     seeds = ",".join(str(s) for s in sorted({r["seed"] for r in runs}))
-    return {**protocol, "seeds": seeds}, runs, sources
+    arms = ",".join(dict.fromkeys(r["arm"] for r in runs))
+    return {**protocol, "seeds": seeds, "arms": arms}, runs, sources
 
 
 def paired(runs: list[dict], arms: list[str]) -> dict:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 AUTO = "auto"
 MAX_FOLDS = 10
 CPU_MAX_AUTO = 3
-AUTO_STEPS = ((1_000, 5), (4_000, 3))
+AUTO_STEPS = ((1_000, 5), (10_000, 3))
 """(at most this many training images, folds) for "auto"; above the last: 1 (one split)."""
 
 
@@ -31,8 +31,8 @@ def parse_folds(value) -> str:
 def resolve_folds(folds: str, n_train: int, device: str) -> int:
     """K for ``folds`` ("auto" or "1".."10") on ``n_train`` training images on ``device``.
 
-    "auto": 5 folds up to 1,000 training images, 3 up to 4,000, else 1 (a validation split of
-    a few hundred images or more already decides); at most 3 unless ``device`` names CUDA
+    "auto": 5 folds up to 1,000 training images, 3 up to 10,000, else 1 (a validation split of
+    over 1,000 images); at most 3 unless ``device`` names CUDA
     ("auto" counts as a CPU: K must be known before a worker is chosen). Never more folds
     than training images."""
     folds = parse_folds(folds)

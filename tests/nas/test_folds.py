@@ -17,8 +17,8 @@ from searchapp.nas.splits import validation_indices
         ("auto", 400, "cuda", 5),
         ("auto", 1_000, "cuda:1", 5),
         ("auto", 1_001, "cuda", 3),
-        ("auto", 4_000, "cuda", 3),
-        ("auto", 4_001, "cuda", 1),
+        ("auto", 10_000, "cuda", 3),  # the paper's size: one split of 1,000 is too coarse
+        ("auto", 10_001, "cuda", 1),
         ("auto", 50_000, "cuda", 1),
         ("auto", 400, "cpu", 3),  # a CPU trains at most 3 per candidate
         ("auto", 400, "auto", 3),  # auto may be a CPU: the same K on every worker
