@@ -17,6 +17,7 @@ the search runs in a forked child process, and a child that dies counts as "too 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import signal
 import sys
@@ -90,6 +91,7 @@ def _works(model: bytes, arena: int) -> bool:
         pid = os.fork()
     if pid == 0:  # the child: only TFLM runs here, then it leaves without any cleanup
         code = 1
+        faulthandler.disable()  # its crash is an answer (too small), not a traceback to print
         try:
             code = 0 if _interpreter(model, arena) is not None else 1
         finally:
