@@ -156,6 +156,18 @@ def test_a_resumed_search_replays_the_hits_and_takes_the_same_decisions():
     ]
 
 
+def scored(hits: np.ndarray) -> dict:
+    """An evaluator's result for these per-image hits on the validation images."""
+    return {
+        "train_acc": 90.0,
+        "val_acc": round(100 * hits.mean(), 4),
+        "val_correct": [int(hits.sum()), 0],
+        "val_count": [len(hits), 0],
+        "val_hits": encode_hits(hits),
+        "test_acc": 50.0,
+    }
+
+
 class SmallGains:
     """1,000 validation images, 850 right with every layer sep; conv in layer i turns 20
     wrong images right and 12 right ones wrong (its own images): +0.8 points, an interval
@@ -175,14 +187,7 @@ class SmallGains:
                 if i not in self.GAINERS:
                     wrong, right = wrong[:12], right.tolist() + list(range(400, 408))
                 hits[wrong], hits[right] = True, False
-        return {
-            "train_acc": 90.0,
-            "val_acc": round(100 * hits.mean(), 4),
-            "val_correct": [int(hits.sum()), 0],
-            "val_count": [1000, 0],
-            "val_hits": encode_hits(hits),
-            "test_acc": 50.0,
-        }
+        return scored(hits)
 
 
 OPS_ONLY = {"min_depth": 4, "max_depth": 4, "min_width": 16, "max_width": 16}
@@ -226,14 +231,7 @@ def test_an_evidence_search_stays_within_its_bound_with_the_joint_steps(seed):
     def random_hits(arch: Arch, on_epoch) -> dict:
         rng = np.random.default_rng([seed, zlib.crc32(arch.key.encode())])
         hits = rng.random(400) < rng.uniform(0.7, 0.9)
-        return {
-            "train_acc": 90.0,
-            "val_acc": round(100 * hits.mean(), 4),
-            "val_correct": [int(hits.sum()), 0],
-            "val_count": [400, 0],
-            "val_hits": encode_hits(hits),
-            "test_acc": 50.0,
-        }
+        return scored(hits)
 
     result = run(random_hits, **space)
     bound = max_candidates(SearchSpace(**space), "evidence")
