@@ -1,9 +1,13 @@
 """Combine small_data.py results of one protocol run over different seeds.
 
     python bench/small_data_combine.py RESULT.json [RESULT.json ...] [--json-out F]
+        [--rename RESULT.json:ARM=NEW ...]
 
 Every file must hold the same protocol but for ``--seeds`` and ``--arms`` (files of other arms on
-the same datasets and seeds join as more arms), and no (dataset, seed, arm) twice.
+the same datasets and seeds join as more arms), and no (dataset, seed, arm) twice. ``--rename``
+files one file's arm under another name, e.g. an ``evidence_auto`` run made when auto chose 3
+folds as ``evidence_k3``; a name ``evidence_kN`` is refused unless every run of the arm in that
+file trained N folds.
 Prints one JSON object: ``summary`` with small_data.py's keys, computed over all the runs, plus,
 for each evidence arm, the paired differences of final test accuracy against the paper arm
 (same dataset and seed, at most 500 training images): their mean, standard deviation, number of
@@ -63,16 +67,57 @@ def t_interval(xs: list[float], level: float = 0.95) -> list[float] | None:
     return [round(m - half, 3), round(m + half, 3)]
 
 
-def load(paths: list[str]) -> tuple[dict, list[dict], list[dict]]:
+def parse_renames(specs: list[str]) -> dict[str, dict[str, str]]:
+    """{file: {arm: new name}} from ``FILE:ARM=NEW`` strings; a malformed one exits."""
+    out: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        path, _, pair = spec.rpartition(":")
+        old, _, new = pair.partition("=")
+        if not (path and old and new):
+            sys.exit(f"error: --rename {spec!r}: expected FILE:ARM=NEW")
+        out.setdefault(path, {})[old] = new
+    return out
+
+
+def renamed(path: str, runs: list[dict], names: dict[str, str]) -> list[dict]:
+    """``runs`` with the arms of ``names`` renamed; a fixed-K name must match the runs' folds."""
+    out = []
+    for r in runs:
+        new = names.get(r["arm"])
+        if new is None:
+            out.append(r)
+            continue
+        k = new.removeprefix("evidence_k")
+        if k.isdigit() and r.get("folds") != int(k):
+            sys.exit(
+                f"error: {path}: {r['arm']} of {r['dataset']} seed {r['seed']} trained "
+                f"{r.get('folds')} folds, not {k}: cannot be {new}"
+            )
+        out.append({**r, "arm": new, "ran_as": r["arm"]})
+    missing = set(names) - {r["arm"] for r in runs}
+    if missing:
+        sys.exit(f"error: {path}: no arm {sorted(missing)[0]!r} to rename")
+    return out
+
+
+def load(
+    paths: list[str], renames: dict[str, dict[str, str]] | None = None
+) -> tuple[dict, list[dict], list[dict]]:
     """(shared protocol with the seeds joined, all runs, one line per source file)."""
     protocol, runs, sources, seen = None, [], [], set()
+    renames = renames or {}
+    unknown = set(renames) - set(paths)
+    if unknown:
+        sys.exit(f"error: --rename names {sorted(unknown)[0]}, which is not among the results")
     for path in paths:
         try:
             data = json.loads(Path(path).read_text())
             this = dict(data["protocol"])
             seeds, arms = this.pop("seeds"), this.pop("arms")
-            file_runs = [(r, (r["dataset"], r["seed"], r["arm"])) for r in data["runs"]]
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            named = renamed(path, data["runs"], renames.get(path, {}))
+            file_runs = [(r, (r["dataset"], r["seed"], r["arm"])) for r in named]
+            arms = ",".join(renames.get(path, {}).get(a, a) for a in arms.split(","))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             sys.exit(f"error: {path}: not a small_data.py result ({e!r})")
         if protocol is None:
             protocol = this
@@ -139,8 +184,9 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="+", help="small_data.py JSON files")
     p.add_argument("--json-out", default=None)
+    p.add_argument("--rename", action="append", default=[], metavar="FILE:ARM=NEW")
     args = p.parse_args(argv)
-    protocol, runs, sources = load(args.results)
+    protocol, runs, sources = load(args.results, parse_renames(args.rename))
     arms = [a for a in protocol["arms"].split(",") if a]
     out = {
         "benchmark": "small_data_combined",

@@ -191,10 +191,11 @@ def folds_text(folds: str, k: int, n_train: int, split: str = "validation") -> s
     return f"{'auto chose ' if auto else ''}{what}{images}: {trainings} per candidate"
 
 
-def decisions_json(settings: dict | None, n_train: int) -> dict:
+def decisions_json(settings: dict | None, n_train: int, trained: int | None = None) -> dict:
     """How a search's decisions were made: {"rule", "folds" (as set), "k" (the folds each
-    candidate trained on), "text"}. A search saved before these settings ran the paper's rule
-    on one split."""
+    candidate trained on: ``trained`` when its candidates recorded it, else what the settings
+    resolve to now), "text"}. A search saved before these settings ran the paper's rule on one
+    split."""
     from searchapp.nas.config import PAPER_SPLIT, SearchConfig
     from searchapp.nas.settings import SettingError
 
@@ -203,13 +204,26 @@ def decisions_json(settings: dict | None, n_train: int) -> dict:
     folds = str(settings.get("folds", "1"))
     split = settings.get("select_on", PAPER_SPLIT)
     k = 1
-    if "folds" in settings:
+    if trained:
+        k = trained
+    elif "folds" in settings:
         try:
             k = SearchConfig.from_dict(settings).folds_for(n_train)
         except (SettingError, ValueError):
             k = 1
     text = f"{RULE_TEXT.get(rule, rule)}; {folds_text(folds, k, n_train, split)}"
     return {"rule": rule, "folds": folds, "k": k, "text": text}
+
+
+def trained_folds(search: Search) -> int | None:
+    """The folds the search's candidates trained on, as the first to record it says."""
+    k = (
+        search.candidates.filter(record__has_key="folds")
+        .order_by("index")
+        .values_list("record__folds", flat=True)
+        .first()
+    )
+    return k if isinstance(k, int) and not isinstance(k, bool) and k >= 1 else None
 
 
 def search_json(search: Search) -> dict:
@@ -237,7 +251,9 @@ def search_json(search: Search) -> dict:
         "wall_seconds": search.wall_seconds,
         "train_seconds": search.train_seconds,
         "selection_split": report.selection_split(search),
-        "decisions": decisions_json(search.settings, search.dataset.num_train),
+        "decisions": decisions_json(
+            search.settings, search.dataset.num_train, trained_folds(search)
+        ),
         "final": search.final or None,
         "headline": headline(search),  # the one accuracy every page shows (headline.py)
     }

@@ -98,7 +98,7 @@ RULE_LABELS = {
     "paper": "paper: Algorithm 1's thresholds on point estimates",
 }
 FOLD_CHOICES = (
-    (AUTO, "auto: 5 up to 1,000 training images, 3 up to 10,000, else 1 (at most 3 on a CPU)"),
+    (AUTO, "auto: 5 up to 1,000 training images, 3 up to 10,000, else 1"),
     ("1", "1: one validation split"),
     *((str(k), str(k)) for k in range(2, MAX_FOLDS + 1)),
 )
@@ -287,7 +287,7 @@ class SearchConfig:
         help="K > 1: each candidate trains K times, each time validated on another fifth (or "
         "K-th) of the training images, so every training image is scored once; 1: one "
         "validation split (Validation share). auto: 5 up to 1,000 training images, 3 up to "
-        "10,000, else 1; at most 3 unless the device is cuda. Ignored when selecting on test",
+        "10,000, else 1. Ignored when selecting on test",
     )
     noise_aware: bool = setting(
         False,
@@ -333,7 +333,7 @@ class SearchConfig:
         selecting on test (no validation), else ``resolve_folds`` of the setting."""
         if self.select_on != "validation":
             return 1
-        return resolve_folds(self.folds, n_train, self.device)
+        return resolve_folds(self.folds, n_train)
 
     def check_space(self, in_ch: int, image_size: int, num_classes: int) -> Figures:
         """Refuse (BudgetError, naming the limit) settings whose budget not even the smallest

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 AUTO = "auto"
 MAX_FOLDS = 10
-CPU_MAX_AUTO = 3
 AUTO_STEPS = ((1_000, 5), (10_000, 3))
 """(at most this many training images, folds) for "auto"; above the last: 1 (one split)."""
 
@@ -28,18 +27,15 @@ def parse_folds(value) -> str:
     raise ValueError(f"folds must be auto or a whole number from 1 to {MAX_FOLDS}, got {value!r}")
 
 
-def resolve_folds(folds: str, n_train: int, device: str) -> int:
-    """K for ``folds`` ("auto" or "1".."10") on ``n_train`` training images on ``device``.
+def resolve_folds(folds: str, n_train: int) -> int:
+    """K for ``folds`` ("auto" or "1".."10") on ``n_train`` training images.
 
     "auto": 5 folds up to 1,000 training images, 3 up to 10,000, else 1 (a validation split of
-    over 1,000 images); at most 3 unless ``device`` names CUDA
-    ("auto" counts as a CPU: K must be known before a worker is chosen). Never more folds
-    than training images."""
+    over 1,000 images), on any device: K is known before a worker is chosen, and the same on
+    every worker. Never more folds than training images."""
     folds = parse_folds(folds)
     if folds == AUTO:
         k = next((k for most, k in AUTO_STEPS if n_train <= most), 1)
-        if not str(device).startswith("cuda"):
-            k = min(k, CPU_MAX_AUTO)
     else:
         k = int(folds)
     return max(1, min(k, n_train))

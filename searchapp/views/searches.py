@@ -28,7 +28,6 @@ from searchapp.forms import (
 from searchapp.models import Dataset, Search
 from searchapp.nas.config import SETTINGS, SearchConfig
 from searchapp.nas.cost import PETA, pmac
-from searchapp.nas.folds import resolve_folds
 from searchapp.nas.settings import SettingError
 from searchapp.params import parse_id
 from searchapp.quotas import LimitExceeded, cost_bound, search_cost
@@ -177,10 +176,6 @@ def decisions_preview(form: SearchForm) -> dict:
     n = dataset.num_train
     k = config.folds_for(n)
     note = folds_text(config.folds, k, n, config.select_on)
-    if config.folds == "auto" and config.select_on == "validation":
-        on_cuda = resolve_folds("auto", n, "cuda")
-        if on_cuda != k:
-            note += f" ({on_cuda} with the device set to cuda)"
     cost = search_cost(dataset, form.config)
     ceiling = settings.SEARCH_MAX_COST_PMACS * PETA
     over = f"; over the ceiling of {pmac(ceiling)} per user" if cost.total > ceiling else ""

@@ -148,11 +148,12 @@ def test_skipping_the_final_training_lowers_the_estimate_by_that_training():
 
 def test_k_folds_multiply_the_candidates_trainings_by_k():
     one = estimate(SearchConfig.from_dict({"folds": "1"}), images=400, image_size=32, num_classes=2)
-    auto = estimate(SearchConfig.from_dict({"folds": "auto"}), 400, 32, 2)  # device auto: a CPU
-    gpu = estimate(SearchConfig.from_dict({"folds": "auto", "device": "cuda"}), 400, 32, 2)
-    assert (one.folds, auto.folds, gpu.folds) == (1, 3, 5)
-    assert auto.search == 3 * one.search and auto.final == one.final
-    assert " candidates x 3 folds, then a final training" in auto.describe()
+    auto = estimate(SearchConfig.from_dict({"folds": "auto"}), 400, 32, 2)
+    three = estimate(SearchConfig.from_dict({"folds": "3"}), 400, 32, 2)
+    assert (one.folds, auto.folds, three.folds) == (1, 5, 3)
+    assert auto.search == 5 * one.search and auto.final == one.final
+    assert three.search == 3 * one.search
+    assert " candidates x 5 folds, then a final training" in auto.describe()
     assert "folds" not in one.describe()
     on_test = estimate(SearchConfig.from_dict({"select_on": "test"}), 400, 32, 2)
     assert on_test.folds == 1  # the paper's way has no validation images to fold

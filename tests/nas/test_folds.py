@@ -12,23 +12,28 @@ from searchapp.nas.splits import validation_indices
 
 
 @pytest.mark.parametrize(
-    ("folds", "n_train", "device", "k"),
+    ("folds", "n_train", "k"),
     [
-        ("auto", 400, "cuda", 5),
-        ("auto", 1_000, "cuda:1", 5),
-        ("auto", 1_001, "cuda", 3),
-        ("auto", 10_000, "cuda", 3),  # the paper's size: one split of 1,000 is too coarse
-        ("auto", 10_001, "cuda", 1),
-        ("auto", 50_000, "cuda", 1),
-        ("auto", 400, "cpu", 3),  # a CPU trains at most 3 per candidate
-        ("auto", 400, "auto", 3),  # auto may be a CPU: the same K on every worker
-        ("auto", 2, "cuda", 2),  # never more folds than images
-        ("7", 400, "cpu", 7),  # a number given is taken as it is
-        ("1", 400, "cuda", 1),
+        ("auto", 400, 5),
+        ("auto", 1_000, 5),
+        ("auto", 1_001, 3),
+        ("auto", 10_000, 3),  # the paper's size: one split of 1,000 is too coarse
+        ("auto", 10_001, 1),
+        ("auto", 50_000, 1),
+        ("auto", 2, 2),  # never more folds than images
+        ("7", 400, 7),  # a number given is taken as it is
+        ("1", 400, 1),
     ],
 )
-def test_auto_picks_k_from_the_number_of_images_and_the_device(folds, n_train, device, k):
-    assert resolve_folds(folds, n_train, device) == k
+def test_auto_picks_k_from_the_number_of_training_images(folds, n_train, k):
+    assert resolve_folds(folds, n_train) == k
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1"])
+def test_every_device_resolves_the_same_k(device):
+    # K is fixed before a worker is chosen: the cost check and every worker agree
+    config = SearchConfig.from_dict({"folds": "auto", "device": device})
+    assert (config.folds_for(400), config.folds_for(5_000), config.folds_for(20_000)) == (5, 3, 1)
 
 
 def test_selecting_on_test_ignores_the_folds():

@@ -116,10 +116,9 @@ def test_a_posted_form_with_bad_folds_is_shown_again_with_the_reason(alice_clien
 def test_the_page_says_what_auto_chose_for_400_training_images(alice_client, four_hundred):
     html = alice_client.get(f"/searches/new/?dataset={four_hundred.pk}").content.decode()
     note = html.split('id="folds-note"', 1)[1].split("</p>", 1)[0]
-    assert "auto chose 3 folds for 400 training images: 3 trainings per candidate" in note
-    assert "(5 with the device set to cuda)" in note
+    assert "auto chose 5 folds for 400 training images: 5 trainings per candidate" in note
     cost = html.split('id="cost-text"', 1)[1].split("</span>", 1)[0]
-    assert "400 images x 30 epochs" in cost and "x 3 folds" in cost
+    assert "400 images x 30 epochs" in cost and "x 5 folds" in cost
 
 
 def estimate(client, dataset, **settings):
@@ -256,6 +255,19 @@ def test_the_page_shows_a_judged_candidates_evidence(alice_client, judged):
         'data-format="evidence" data-title="evidence" data-title-format="evidencetip" title="">'
         in first
     )
+
+
+def test_the_page_says_the_folds_the_candidates_trained_on(alice_client, judged):
+    # the candidates' records hold K = 3: the page says 3 even where auto would now choose
+    # another K for this dataset
+    assert judged.dataset.num_train <= 1_000  # where auto chooses 5
+    html = alice_client.get(f"/searches/{judged.pk}/").content.decode()
+    top = html.split('id="search-decisions"', 1)[1].split("</p>", 1)[0]
+    assert "auto chose 3 folds" in top and "5 folds" not in top
+    Candidate.objects.filter(search=judged).update(record={})
+    html = alice_client.get(f"/searches/{judged.pk}/").content.decode()
+    top = html.split('id="search-decisions"', 1)[1].split("</p>", 1)[0]
+    assert "auto chose 5 folds" in top  # nothing recorded: what the settings resolve to
 
 
 def test_the_page_and_result_say_which_rule_and_folds_decided(alice_client, judged):
