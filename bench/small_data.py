@@ -15,10 +15,8 @@ Arms, each a whole search with selection on validation and the final training:
   paper          ``--rule paper --folds 1``: Algorithm 1's thresholds on point estimates
   evidence       ``--rule evidence --folds 1``: the evidence rule on the single validation split
   evidence_auto  ``--rule evidence --folds auto``: the evidence rule on out-of-fold scores
-  evidence_k3    ``--rule evidence --folds 3`` (asked for by name): out-of-fold scores at any
-                 size, where auto would use one split
-  evidence_k5    ``--rule evidence --folds 5`` (asked for by name): what auto picks on a GPU up
-                 to 1,000 training images, on a CPU
+  evidence_k3    ``--rule evidence --folds 3`` (asked for by name): 3 folds at any size
+  evidence_k5    ``--rule evidence --folds 5`` (asked for by name): 5 folds at any size
 
 Per run: the chosen network's parameters and int8 RAM, the final model's test accuracy and
 interval, the summed training time (candidates; final training apart), the decision intervals'
@@ -54,7 +52,7 @@ ARMS = {
     "evidence": {"rule": "evidence", "folds": "1"},
     "evidence_auto": {"rule": "evidence", "folds": "auto"},
     "evidence_k3": {"rule": "evidence", "folds": "3"},  # not default arms: K at any size
-    "evidence_k5": {"rule": "evidence", "folds": "5"},  # (auto's K on a GPU up to 1,000 images)
+    "evidence_k5": {"rule": "evidence", "folds": "5"},
 }
 DEFAULT_ARMS = "paper,evidence,evidence_auto"
 SMALL = 500  # "small data": at most this many training images

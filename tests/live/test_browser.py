@@ -42,8 +42,9 @@ USER, PASSWORD = "carol", "carol-browser-password"
 # 2 classes x (16 train + 6 test) images of 16x16 px; the search takes ~20-60 s on 2 CPU cores.
 TINY_FORM = {"#id_max_depth": "4", "#id_min_width": "8", "#id_max_width": "16",
              "#id_width_step": "8", "#id_epochs": "4"}  # fmt: skip
-SEARCH_TIMEOUT_MS = 300_000
-BASELINES_TIMEOUT_MS = 300_000
+TINY_FOLDS = "3"  # cross-validated like a user's small folder, at 3 trainings per candidate
+SEARCH_TIMEOUT_MS = 900_000  # hang guards, not expectations: the tests wait for the page's events
+BASELINES_TIMEOUT_MS = 900_000
 
 # Runs in every page before its scripts: the time (and status) at which each candidate row first
 # appears in the candidates table, and a marker that a reload would erase.
@@ -185,6 +186,8 @@ def test_a_user_uploads_a_folder_and_watches_a_search_live(stack, tmp_path):
             page.click("#expert summary")  # the settings below the three choices are folded
             for selector, value in TINY_FORM.items():
                 page.fill(selector, value)
+            page.click("#decisions-box summary")
+            page.select_option("#id_folds", TINY_FOLDS)
             save_times.start()
             page.click("#start-button")
             page.wait_for_url(lambda url: "/searches/new/" not in url)
