@@ -56,7 +56,7 @@ def test_the_export_button_exports_a_candidate_and_lists_its_files(tmp_path_fact
                 page.click(f'#candidates-table tr[data-index="{index}"] [data-export]')
                 item = f'#exported-list li[data-index="{index}"]'
                 page.wait_for_selector(item, timeout=15_000)
-                page.wait_for_selector(f'{item}[data-export-status="done"]', timeout=300_000)
+                page.wait_for_selector(f'{item}[data-export-status="done"]', timeout=900_000)
                 links = page.eval_on_selector_all(
                     f"{item} .export-files a", "els => els.map(a => a.getAttribute('href'))"
                 )

@@ -21,7 +21,7 @@ CONFIG = {**TINY_SEARCH, "epochs": 3}
 COMPARED = ("index", "key", "phase", "train_acc", "test_acc", "loss_curve", "test_curve",
             "epochs", "batch_size", "status", "accepted", "reason")  # fmt: skip
 KILL_AT = 2  # kill while candidate 2 trains: 0 and 1 are finished by then
-FINISH_S = 240
+FINISH_S = 900  # a hang guard: a real search on a busy machine takes what it takes
 REQUEUE_S = 120  # generous: a worker starting on a busy machine takes a while
 
 
